@@ -1,0 +1,196 @@
+/**
+ * Every string the client shows, in Spanish and English. Pure data and
+ * lookups: no DOM access, so it runs under `deno test`.
+ */
+
+import type { ErrorCode } from "../protocol/messages.ts";
+
+export const LANGS = ["es", "en"] as const;
+export type Lang = typeof LANGS[number];
+
+/** localStorage key for the user's explicit language choice. */
+export const LANG_STORAGE_KEY = "chat.lang";
+
+const EN = {
+  appName: "Chat",
+  roomLabel: "Room",
+  langLabel: "Language",
+  langEs: "Español",
+  langEn: "English",
+  renameButton: "Change name",
+  renameTitle: "Change your name",
+  renameLabel: "New name",
+  renameSubmit: "Save",
+  renameCancel: "Cancel",
+  notConnected: "Not connected. Try again when the connection is back.",
+  messagesLabel: "Messages",
+  membersHeading: "Online",
+  membersToggle: "Show people online",
+  membersListLabel: "People online",
+  onlineCount: "{n} online",
+  you: "(you)",
+  composerLabel: "Message",
+  composerPlaceholder: "Write a message…",
+  send: "Send",
+  typingOne: "{name} is typing…",
+  typingTwo: "{a} and {b} are typing…",
+  typingMany: "Several people are typing…",
+  statusConnecting: "Connecting…",
+  statusConnected: "Connected",
+  statusReconnectingIn: "Reconnecting in {s} s…",
+  statusUnreachable: "Can't reach the server. Is it running?",
+  statusReplaced:
+    "This session was opened in another tab or window. Press “Retry now” to use it here.",
+  statusStopped: "Disconnected",
+  retryNow: "Retry now",
+  joined: "{name} joined",
+  left: "{name} left",
+  renamed: "{from} is now {to}",
+  gapMarker: "Some messages may be missing",
+  sending: "sending…",
+  sent: "sent",
+  failed: "failed —",
+  retry: "retry",
+  discard: "discard",
+  retryLabel: "Retry sending this message",
+  discardLabel: "Discard this message",
+  error_bad_json: "The server could not read a message from this app.",
+  error_bad_message: "The server rejected a malformed message.",
+  error_unknown_type: "The server did not understand a request.",
+  error_frame_too_large: "That message is too large to send.",
+  error_hello_required: "The connection was not set up correctly.",
+  error_already_joined: "This connection has already joined a room.",
+  error_room_invalid:
+    "This room name is not valid. Use letters, digits, “-” or “_”.",
+  error_text_empty: "The message is empty.",
+  error_text_too_long: "The message is too long.",
+  error_name_empty: "The name can't be empty.",
+  error_name_too_long: "The name is too long.",
+  error_name_invalid: "The name contains characters that aren't allowed.",
+  error_name_reserved: "That name is reserved.",
+  error_name_taken: "Someone in this room already uses that name.",
+  error_rate_limited: "You're going too fast. Wait a moment and try again.",
+  error_server_error: "Something went wrong on the server.",
+};
+
+export type MessageKey = keyof typeof EN;
+
+const ES: Record<MessageKey, string> = {
+  appName: "Chat",
+  roomLabel: "Sala",
+  langLabel: "Idioma",
+  langEs: "Español",
+  langEn: "English",
+  renameButton: "Cambiar nombre",
+  renameTitle: "Cambia tu nombre",
+  renameLabel: "Nuevo nombre",
+  renameSubmit: "Guardar",
+  renameCancel: "Cancelar",
+  notConnected: "Sin conexión. Inténtalo cuando vuelva la conexión.",
+  messagesLabel: "Mensajes",
+  membersHeading: "En línea",
+  membersToggle: "Mostrar personas en línea",
+  membersListLabel: "Personas en línea",
+  onlineCount: "{n} en línea",
+  you: "(tú)",
+  composerLabel: "Mensaje",
+  composerPlaceholder: "Escribe un mensaje…",
+  send: "Enviar",
+  typingOne: "{name} está escribiendo…",
+  typingTwo: "{a} y {b} están escribiendo…",
+  typingMany: "Varias personas están escribiendo…",
+  statusConnecting: "Conectando…",
+  statusConnected: "Conectado",
+  statusReconnectingIn: "Reconectando en {s} s…",
+  statusUnreachable: "No se puede conectar con el servidor. ¿Está en marcha?",
+  statusReplaced:
+    "Esta sesión se abrió en otra pestaña o ventana. Pulsa «Reintentar ahora» para usarla aquí.",
+  statusStopped: "Desconectado",
+  retryNow: "Reintentar ahora",
+  joined: "{name} se unió",
+  left: "{name} salió",
+  renamed: "{from} ahora es {to}",
+  gapMarker: "Puede que falten algunos mensajes",
+  sending: "enviando…",
+  sent: "enviado",
+  failed: "falló —",
+  retry: "reintentar",
+  discard: "descartar",
+  retryLabel: "Reintentar el envío de este mensaje",
+  discardLabel: "Descartar este mensaje",
+  error_bad_json: "El servidor no pudo leer un mensaje de esta aplicación.",
+  error_bad_message: "El servidor rechazó un mensaje mal formado.",
+  error_unknown_type: "El servidor no entendió una petición.",
+  error_frame_too_large: "Ese mensaje es demasiado grande para enviarlo.",
+  error_hello_required: "La conexión no se estableció correctamente.",
+  error_already_joined: "Esta conexión ya se unió a una sala.",
+  error_room_invalid:
+    "El nombre de la sala no es válido. Usa letras, dígitos, «-» o «_».",
+  error_text_empty: "El mensaje está vacío.",
+  error_text_too_long: "El mensaje es demasiado largo.",
+  error_name_empty: "El nombre no puede estar vacío.",
+  error_name_too_long: "El nombre es demasiado largo.",
+  error_name_invalid: "El nombre contiene caracteres no permitidos.",
+  error_name_reserved: "Ese nombre está reservado.",
+  error_name_taken: "Alguien en esta sala ya usa ese nombre.",
+  error_rate_limited: "Vas demasiado rápido. Espera un momento y reinténtalo.",
+  error_server_error: "Algo salió mal en el servidor.",
+};
+
+/** The dictionaries, exported so a test can compare their keys. */
+export const DICTIONARIES: Readonly<Record<Lang, Record<MessageKey, string>>> =
+  { en: EN, es: ES };
+
+export function isLang(value: unknown): value is Lang {
+  return value === "es" || value === "en";
+}
+
+/**
+ * Chooses the UI language: an explicit stored choice wins, then the browser's
+ * language (any Spanish variant gives Spanish), then English.
+ */
+export function pickLang(
+  stored: string | null | undefined,
+  browserLanguage: string | undefined,
+): Lang {
+  if (isLang(stored)) return stored;
+  return browserLanguage?.toLowerCase().startsWith("es") ? "es" : "en";
+}
+
+/** Looks up `key` and fills `{placeholders}` from `vars`. */
+export function t(
+  lang: Lang,
+  key: MessageKey,
+  vars: Readonly<Record<string, string | number>> = {},
+): string {
+  return DICTIONARIES[lang][key].replace(
+    /\{(\w+)\}/g,
+    (whole, name: string) => {
+      const value = vars[name];
+      return value === undefined ? whole : String(value);
+    },
+  );
+}
+
+function isMessageKey(key: string): key is MessageKey {
+  return Object.hasOwn(EN, key);
+}
+
+/**
+ * The translated text for a server error code, or the server's English
+ * `fallback` for a code this client does not know.
+ */
+export function errorText(
+  lang: Lang,
+  code: ErrorCode | string,
+  fallback: string,
+): string {
+  const key = `error_${code}`;
+  return isMessageKey(key) ? t(lang, key) : fallback;
+}
+
+/** "(3) #main — Chat" while there are unread messages, else "#main — Chat". */
+export function documentTitle(lang: Lang, room: string, unread: number): string {
+  const base = `#${room} — ${t(lang, "appName")}`;
+  return unread > 0 ? `(${unread}) ${base}` : base;
+}

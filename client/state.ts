@@ -1,0 +1,470 @@
+/**
+ * The client's state and the pure reducer over everything that changes it:
+ * server messages and local events (connection status, outbox, language,
+ * clock ticks, visibility, the rename dialog). No DOM and no I/O, so tests
+ * drive it with plain objects.
+ */
+
+import type {
+  ChatMessage,
+  ErrorCode,
+  Member,
+  ServerMessage,
+  WelcomeMessage,
+} from "../protocol/messages.ts";
+import type { ConnectionStatus } from "./connection.ts";
+import type { Lang } from "./i18n.ts";
+import type { OutboxEntry } from "./outbox.ts";
+
+/** Most list items kept (and so rendered); older ones fall off the top. */
+export const MAX_ITEMS = 500;
+
+export type Notice =
+  | { readonly type: "joined"; readonly name: string }
+  | { readonly type: "left"; readonly name: string }
+  | { readonly type: "renamed"; readonly from: string; readonly to: string }
+  | {
+    readonly type: "error";
+    readonly code: ErrorCode;
+    readonly message: string;
+  }
+  /** Messages between what this tab saw and the history may be missing. */
+  | { readonly type: "gap" };
+
+interface ItemBase {
+  /** Stable identity for keyed rendering. */
+  readonly key: string;
+  /** Sort position: a chat message's seq; notices sit between seqs. */
+  readonly order: number;
+}
+
+export interface ChatItem extends ItemBase {
+  readonly kind: "chat";
+  readonly message: ChatMessage;
+  readonly own: boolean;
+  /** Acknowledged in this session: the author sees "sent". */
+  readonly sent: boolean;
+}
+
+export interface NoticeItem extends ItemBase {
+  readonly kind: "notice";
+  readonly notice: Notice;
+}
+
+export type Item = ChatItem | NoticeItem;
+
+export interface TypingEntry {
+  readonly id: string;
+  readonly name: string;
+  readonly expiresAt: number;
+}
+
+export type RenameError = ErrorCode | "not_connected";
+
+export interface RenameState {
+  readonly open: boolean;
+  readonly error?: RenameError;
+}
+
+export interface State {
+  /** The room as the URL names it, then as the server spells it. */
+  readonly room: string;
+  readonly lang: Lang;
+  readonly connection: ConnectionStatus;
+  /** Clock time of the last event that carried one. */
+  readonly now: number;
+  readonly you?: Member;
+  /** Before the first welcome: the id this tab had, for "own" styling. */
+  readonly youId?: string;
+  readonly epoch?: string;
+  /** Highest seq seen in `epoch`. */
+  readonly lastSeq?: number;
+  /** Chat messages and notices, ordered by `order`. */
+  readonly items: readonly Item[];
+  readonly nextKey: number;
+  readonly members: readonly Member[];
+  readonly typing: readonly TypingEntry[];
+  readonly typingTimeoutMs: number;
+  /** Mirror of the outbox; entries not yet in `items` show as pending. */
+  readonly outbox: readonly OutboxEntry[];
+  readonly rename: RenameState;
+  readonly hidden: boolean;
+  /** Messages from others that arrived while the tab was hidden. */
+  readonly unread: number;
+}
+
+export type AppEvent =
+  | { readonly type: "server"; readonly message: ServerMessage; now: number }
+  | {
+    readonly type: "connection";
+    readonly status: ConnectionStatus;
+    readonly now: number;
+  }
+  | { readonly type: "outbox"; readonly entries: readonly OutboxEntry[] }
+  | { readonly type: "lang"; readonly lang: Lang }
+  | { readonly type: "tick"; readonly now: number }
+  | { readonly type: "visibility"; readonly hidden: boolean }
+  | { readonly type: "renameOpen" }
+  | { readonly type: "renameClose" }
+  | { readonly type: "renameError"; readonly error: RenameError };
+
+export interface InitialStateOptions {
+  room: string;
+  lang: Lang;
+  now: number;
+  hidden?: boolean;
+  youId?: string;
+  epoch?: string;
+  lastSeq?: number;
+  /** Messages remembered from before a reload. */
+  messages?: readonly ChatMessage[];
+  outbox?: readonly OutboxEntry[];
+}
+
+const DEFAULT_TYPING_TIMEOUT_MS = 5000;
+
+export function initialState(options: InitialStateOptions): State {
+  let state: State = {
+    room: options.room,
+    lang: options.lang,
+    connection: { phase: "connecting" },
+    now: options.now,
+    items: [],
+    nextKey: 1,
+    members: [],
+    typing: [],
+    typingTimeoutMs: DEFAULT_TYPING_TIMEOUT_MS,
+    outbox: options.outbox ?? [],
+    rename: { open: false },
+    hidden: options.hidden ?? false,
+    unread: 0,
+    ...(options.youId === undefined ? {} : { youId: options.youId }),
+    ...(options.epoch === undefined ? {} : { epoch: options.epoch }),
+  };
+  const messages = options.messages ?? [];
+  if (options.lastSeq !== undefined && messages.length > 0) {
+    state = { ...state, lastSeq: options.lastSeq };
+    state = {
+      ...state,
+      items: messages.reduce(
+        (items, m) => addChat(items, m, options.youId, false),
+        state.items,
+      ),
+    };
+  }
+  return state;
+}
+
+/** The reducer: returns `state` itself when an event changes nothing. */
+export function reduce(state: State, event: AppEvent): State {
+  switch (event.type) {
+    case "server":
+      return reduceServer(state, event.message, event.now);
+    case "connection":
+      return {
+        ...state,
+        connection: event.status,
+        now: event.now,
+        typing: event.status.phase === "open" ? state.typing : [],
+      };
+    case "outbox":
+      return event.entries === state.outbox
+        ? state
+        : { ...state, outbox: event.entries };
+    case "lang":
+      return event.lang === state.lang ? state : { ...state, lang: event.lang };
+    case "tick": {
+      const typing = state.typing.filter((t) => t.expiresAt > event.now);
+      const countdown = state.connection.phase === "reconnecting";
+      if (typing.length === state.typing.length && !countdown) return state;
+      return {
+        ...state,
+        now: event.now,
+        typing: typing.length === state.typing.length ? state.typing : typing,
+      };
+    }
+    case "visibility":
+      if (event.hidden === state.hidden) return state;
+      return { ...state, hidden: event.hidden, unread: 0 };
+    case "renameOpen":
+      return { ...state, rename: { open: true } };
+    case "renameClose":
+      return state.rename.open ? { ...state, rename: { open: false } } : state;
+    case "renameError":
+      return { ...state, rename: { open: true, error: event.error } };
+  }
+}
+
+function ownId(state: State): string | undefined {
+  return state.you?.id ?? state.youId;
+}
+
+function reduceServer(
+  state: State,
+  message: ServerMessage,
+  now: number,
+): State {
+  switch (message.type) {
+    case "welcome":
+      return reduceWelcome(state, message, now);
+    case "chat": {
+      const m = message.message;
+      const items = addChat(state.items, m, ownId(state), false);
+      const own = m.from.id === ownId(state);
+      return {
+        ...state,
+        now,
+        items,
+        lastSeq: Math.max(state.lastSeq ?? 0, m.seq),
+        typing: withoutTyping(state.typing, m.from.id),
+        unread: state.hidden && !own && items !== state.items
+          ? state.unread + 1
+          : state.unread,
+      };
+    }
+    case "ack": {
+      const key = chatKey(message.id, true);
+      const existing = state.items.find((i) => i.key === key);
+      let items = state.items;
+      if (existing?.kind === "chat") {
+        items = items.map((i) => i === existing ? { ...existing, sent: true } : i);
+      } else {
+        const entry = state.outbox.find((e) => e.id === message.id);
+        if (entry === undefined || state.you === undefined) return state;
+        items = addChat(items, {
+          seq: message.seq,
+          time: message.time,
+          from: state.you,
+          clientId: entry.id,
+          text: entry.text,
+        }, state.you.id, true);
+      }
+      return {
+        ...state,
+        now,
+        items,
+        lastSeq: Math.max(state.lastSeq ?? 0, message.seq),
+      };
+    }
+    case "joined": {
+      const member = message.member;
+      const members = [
+        ...state.members.filter((m) => m.id !== member.id),
+        member,
+      ];
+      if (member.id === ownId(state)) return { ...state, members };
+      return addNotice(
+        { ...state, members },
+        { type: "joined", name: member.name },
+      );
+    }
+    case "left": {
+      const member = message.member;
+      if (member.id === ownId(state)) return state;
+      return addNotice({
+        ...state,
+        members: state.members.filter((m) => m.id !== member.id),
+        typing: withoutTyping(state.typing, member.id),
+      }, { type: "left", name: member.name });
+    }
+    case "renamed": {
+      const { id, from, to } = message;
+      const self = state.you?.id === id;
+      return addNotice({
+        ...state,
+        members: state.members.map((m) => m.id === id ? { id, name: to } : m),
+        typing: state.typing.map((t) => t.id === id ? { ...t, name: to } : t),
+        ...(self && state.you ? { you: { id, name: to } } : {}),
+        rename: self ? { open: false } : state.rename,
+      }, { type: "renamed", from, to });
+    }
+    case "typing": {
+      const member = message.member;
+      if (member.id === ownId(state)) return state;
+      return {
+        ...state,
+        now,
+        typing: [...withoutTyping(state.typing, member.id), {
+          id: member.id,
+          name: member.name,
+          expiresAt: now + state.typingTimeoutMs,
+        }],
+      };
+    }
+    case "error": {
+      const { code, ref } = message;
+      // Outbox failures show on the message itself (via an outbox event).
+      if (ref !== undefined && state.outbox.some((e) => e.id === ref)) {
+        return state;
+      }
+      if (ref === "typing") return state;
+      const aboutRename = ref === "rename" || code.startsWith("name_");
+      if (aboutRename && state.rename.open) {
+        return { ...state, rename: { open: true, error: code } };
+      }
+      return addNotice(state, {
+        type: "error",
+        code,
+        message: message.message,
+      });
+    }
+  }
+}
+
+function reduceWelcome(
+  state: State,
+  welcome: WelcomeMessage,
+  now: number,
+): State {
+  const hadLastSeq = state.lastSeq !== undefined;
+  const hadChat = state.items.some((i) => i.kind === "chat");
+  const epochChanged = state.epoch !== undefined &&
+    state.epoch !== welcome.epoch;
+  const you = welcome.you;
+  let next: State = {
+    ...state,
+    now,
+    room: welcome.room,
+    you,
+    youId: you.id,
+    epoch: welcome.epoch,
+    members: welcome.members,
+    typing: [],
+    typingTimeoutMs: welcome.typingTimeoutMs,
+  };
+  const history = [...welcome.history].sort((a, b) => a.seq - b.seq);
+  const firstSeq = history[0]?.seq;
+  let gapOrder: number | undefined;
+  if (epochChanged) {
+    // Old seqs belong to a history the server no longer has.
+    next = { ...next, items: [], lastSeq: undefined };
+    if (hadLastSeq || hadChat) {
+      gapOrder = firstSeq === undefined ? 0.5 : firstSeq - 0.5;
+    }
+  } else if (!welcome.recovered && hadLastSeq) {
+    const last = state.lastSeq ?? 0;
+    gapOrder = firstSeq === undefined
+      ? last + 0.5
+      : Math.max(last + 0.5, firstSeq - 0.5);
+  }
+  if (gapOrder !== undefined) {
+    next = insertItem(next, {
+      kind: "notice",
+      key: `n:${next.nextKey}`,
+      order: gapOrder,
+      notice: { type: "gap" },
+    });
+  }
+  let items = next.items;
+  let lastSeq = next.lastSeq;
+  for (const message of history) {
+    items = addChat(items, message, you.id, false);
+    lastSeq = Math.max(lastSeq ?? 0, message.seq);
+  }
+  next = { ...next, items };
+  if (lastSeq !== undefined) next = { ...next, lastSeq };
+  return next;
+}
+
+/** Own messages are keyed by client id so pending and sent share a node. */
+function chatKey(idOrSeq: string | number, own: boolean): string {
+  return own ? `c:${idOrSeq}` : `s:${idOrSeq}`;
+}
+
+/** Adds or merges a chat message; returns `items` itself for a duplicate. */
+function addChat(
+  items: readonly Item[],
+  message: ChatMessage,
+  you: string | undefined,
+  sent: boolean,
+): readonly Item[] {
+  const own = you !== undefined && message.from.id === you;
+  const key = chatKey(own ? message.clientId : message.seq, own);
+  const index = items.findIndex((i) => i.key === key);
+  const existing = items[index];
+  if (existing?.kind === "chat") {
+    const merged: ChatItem = {
+      ...existing,
+      message,
+      order: message.seq,
+      sent: existing.sent || sent,
+    };
+    return items.map((i, n) => n === index ? merged : i);
+  }
+  if (items.some((i) => i.kind === "chat" && i.message.seq === message.seq)) {
+    return items;
+  }
+  return trim(
+    insertSorted(items, {
+      kind: "chat",
+      key,
+      order: message.seq,
+      message,
+      own,
+      sent,
+    }),
+  );
+}
+
+function addNotice(state: State, notice: Notice): State {
+  return insertItem(state, {
+    kind: "notice",
+    key: `n:${state.nextKey}`,
+    order: (state.lastSeq ?? 0) + 0.5,
+    notice,
+  });
+}
+
+function insertItem(state: State, item: Item): State {
+  return {
+    ...state,
+    items: trim(insertSorted(state.items, item)),
+    nextKey: state.nextKey + 1,
+  };
+}
+
+/** Inserts after every item of equal or lower order; usually at the end. */
+function insertSorted(items: readonly Item[], item: Item): Item[] {
+  let at = items.length;
+  while (at > 0 && (items[at - 1]?.order ?? -Infinity) > item.order) at--;
+  return [...items.slice(0, at), item, ...items.slice(at)];
+}
+
+function trim(items: Item[]): Item[] {
+  return items.length > MAX_ITEMS ? items.slice(-MAX_ITEMS) : items;
+}
+
+function withoutTyping(
+  typing: readonly TypingEntry[],
+  id: string,
+): readonly TypingEntry[] {
+  return typing.some((t) => t.id === id)
+    ? typing.filter((t) => t.id !== id)
+    : typing;
+}
+
+/** Outbox entries not yet shown as chat items: rendered as pending. */
+export function pendingEntries(state: State): readonly OutboxEntry[] {
+  if (state.outbox.length === 0) return state.outbox;
+  const keys = new Set(state.items.map((i) => i.key));
+  return state.outbox.filter((e) => !keys.has(chatKey(e.id, true)));
+}
+
+/** Members sorted for display, you first. */
+export function sortedMembers(state: State): Member[] {
+  const you = ownId(state);
+  return [...state.members].sort((a, b) => {
+    if (a.id === you) return -1;
+    if (b.id === you) return 1;
+    return a.name.localeCompare(b.name);
+  });
+}
+
+/** The chat messages in the list, for persisting across reloads. */
+export function chatMessages(state: State): ChatMessage[] {
+  const messages: ChatMessage[] = [];
+  for (const item of state.items) {
+    if (item.kind === "chat") messages.push(item.message);
+  }
+  return messages;
+}

@@ -1,0 +1,546 @@
+/**
+ * The wire protocol, defined once and imported by both the server and the
+ * browser client. Every frame is one JSON object tagged by `type`.
+ * `docs/PROTOCOL.md` documents each message with an example; keep the two in
+ * step.
+ *
+ * This module has no I/O and no runtime-specific APIs so it type-checks
+ * against both Deno's and the DOM's libraries.
+ */
+
+/** Bumped whenever a change would break an older client or server. */
+export const PROTOCOL_VERSION = 1;
+
+// ---------------------------------------------------------------------------
+// Limits. Sizes are in UTF-16 code units unless said otherwise.
+// ---------------------------------------------------------------------------
+
+/** Longest chat message text, in characters (code points). */
+export const MAX_TEXT_CHARS = 4000;
+/** Inbound frames larger than this get an error reply and are not parsed. */
+export const MAX_FRAME_BYTES = 16 * 1024;
+/** Inbound frames larger than this close the connection (1009). */
+export const MAX_FRAME_BYTES_HARD = 64 * 1024;
+/** Client message ids: short opaque strings chosen by the client. */
+export const MAX_CLIENT_ID_CHARS = 64;
+/** Names, after normalisation, in characters (code points). */
+export const MIN_NAME_CHARS = 1;
+export const MAX_NAME_CHARS = 32;
+/** Room names, after lower-casing. */
+export const MAX_ROOM_CHARS = 40;
+/** Resume tokens are 32 hex characters or more (≥ 128 bits). */
+export const MAX_TOKEN_CHARS = 128;
+/** How many recent messages a joining client receives. */
+export const HISTORY_ON_JOIN = 100;
+/** The room everyone lands in when the URL names none. */
+export const DEFAULT_ROOM = "main";
+
+// ---------------------------------------------------------------------------
+// Error and close codes.
+// ---------------------------------------------------------------------------
+
+/** Stable error codes carried by `error` messages. Clients translate them. */
+export const ERROR_CODES = [
+  "bad_json",
+  "bad_message",
+  "unknown_type",
+  "frame_too_large",
+  "hello_required",
+  "already_joined",
+  "room_invalid",
+  "text_empty",
+  "text_too_long",
+  "name_empty",
+  "name_too_long",
+  "name_invalid",
+  "name_reserved",
+  "name_taken",
+  "rate_limited",
+  "server_error",
+] as const;
+export type ErrorCode = typeof ERROR_CODES[number];
+
+/** WebSocket close codes the server uses, beyond the standard ones. */
+export const CLOSE_CODES = {
+  /** Normal closure. */
+  normal: 1000,
+  /** The server is shutting down or restarting; reconnect soon. */
+  goingAway: 1001,
+  /** A binary frame arrived; the protocol is text only. */
+  unsupportedData: 1003,
+  /** The peer broke a rule (abuse, slow reader). */
+  policyViolation: 1008,
+  /** A frame exceeded MAX_FRAME_BYTES_HARD. */
+  tooBig: 1009,
+  /** No hello arrived in time. */
+  helloTimeout: 4000,
+  /** The same session was resumed on another connection; do not reconnect. */
+  replaced: 4001,
+} as const;
+
+/** Thrown by the validators and the chat core; turned into an `error` reply. */
+export class ProtocolError extends Error {
+  readonly code: ErrorCode;
+  /** When the caller may try again, for `rate_limited`. */
+  readonly retryAfterMs?: number;
+  constructor(code: ErrorCode, message: string, retryAfterMs?: number) {
+    super(message);
+    this.name = "ProtocolError";
+    this.code = code;
+    if (retryAfterMs !== undefined) this.retryAfterMs = retryAfterMs;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Shared shapes.
+// ---------------------------------------------------------------------------
+
+/** A user as others see them: `id` is public and never a credential. */
+export interface Member {
+  id: string;
+  name: string;
+}
+
+/** A chat message as stored and delivered. Order and time are the server's. */
+export interface ChatMessage {
+  /** Per-room sequence number, strictly increasing from 1. */
+  seq: number;
+  /** Server time, milliseconds since the Unix epoch. */
+  time: number;
+  /** The author's public id and name at the time of sending. */
+  from: Member;
+  /** The id the sending client chose; lets the author match its outbox. */
+  clientId: string;
+  text: string;
+}
+
+// ---------------------------------------------------------------------------
+// Client → server.
+// ---------------------------------------------------------------------------
+
+/** First message on every connection: join a room, maybe resuming. */
+export interface HelloMessage {
+  type: "hello";
+  room: string;
+  /** Resume a session issued by an earlier `welcome`. */
+  resumeToken?: string;
+  /** Highest `seq` the client has seen, so the server can replay the gap. */
+  lastSeq?: number;
+  /** The epoch `lastSeq` belongs to; a different epoch means a new history. */
+  epoch?: string;
+}
+
+export interface SendMessage {
+  type: "send";
+  /** Client-chosen id; resending the same id never stores a message twice. */
+  id: string;
+  text: string;
+}
+
+export interface RenameMessage {
+  type: "rename";
+  name: string;
+}
+
+/** "I am typing"; clients send it at most every few seconds. */
+export interface TypingMessage {
+  type: "typing";
+}
+
+export type ClientMessage =
+  | HelloMessage
+  | SendMessage
+  | RenameMessage
+  | TypingMessage;
+
+// ---------------------------------------------------------------------------
+// Server → client.
+// ---------------------------------------------------------------------------
+
+export interface WelcomeMessage {
+  type: "welcome";
+  protocol: number;
+  room: string;
+  /** Identifies this room's history; changes if history was lost. */
+  epoch: string;
+  you: Member;
+  /** Secret; present it in the next `hello` to resume. Rotated every time. */
+  resumeToken: string;
+  /** Whether this connection continued an earlier session. */
+  resumed: boolean;
+  /**
+   * For a resume: true when `history` holds exactly the messages after the
+   * client's `lastSeq`; false when that gap could not be filled and `history`
+   * is the recent history instead. Always false for a fresh session.
+   */
+  recovered: boolean;
+  history: ChatMessage[];
+  members: Member[];
+  /** Typing notices expire after this many milliseconds. */
+  typingTimeoutMs: number;
+}
+
+export interface ChatEvent {
+  type: "chat";
+  message: ChatMessage;
+}
+
+/** The server stored a `send`; `seq` is the same for every resend of `id`. */
+export interface AckMessage {
+  type: "ack";
+  id: string;
+  seq: number;
+  time: number;
+}
+
+export interface JoinedEvent {
+  type: "joined";
+  member: Member;
+}
+
+export interface LeftEvent {
+  type: "left";
+  member: Member;
+}
+
+export interface RenamedEvent {
+  type: "renamed";
+  id: string;
+  from: string;
+  to: string;
+}
+
+export interface TypingEvent {
+  type: "typing";
+  member: Member;
+}
+
+export interface ErrorMessage {
+  type: "error";
+  code: ErrorCode;
+  /** English text for logs and tools; clients show their own translation. */
+  message: string;
+  /** The `send` id or message type this error answers, when there is one. */
+  ref?: string;
+  retryAfterMs?: number;
+}
+
+export type ServerMessage =
+  | WelcomeMessage
+  | ChatEvent
+  | AckMessage
+  | JoinedEvent
+  | LeftEvent
+  | RenamedEvent
+  | TypingEvent
+  | ErrorMessage;
+
+// ---------------------------------------------------------------------------
+// Validation. Never cast parsed JSON: every field is checked here.
+// ---------------------------------------------------------------------------
+
+type Fields = Record<string, unknown>;
+
+function isPlainObject(value: unknown): value is Fields {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    return false;
+  }
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+function bad(message: string): ProtocolError {
+  return new ProtocolError("bad_message", message);
+}
+
+/** True for strings that are well-formed UTF-16 (no lone surrogates). */
+export function isWellFormed(text: string): boolean {
+  // A lone surrogate cannot be encoded as UTF-8; reject rather than mangle.
+  return !/\p{Surrogate}/u.test(text);
+}
+
+function stringField(
+  fields: Fields,
+  key: string,
+  maxChars: number,
+  optional: false,
+): string;
+function stringField(
+  fields: Fields,
+  key: string,
+  maxChars: number,
+  optional: true,
+): string | undefined;
+function stringField(
+  fields: Fields,
+  key: string,
+  maxChars: number,
+  optional: boolean,
+): string | undefined {
+  const value = fields[key];
+  if (value === undefined && optional) return undefined;
+  if (typeof value !== "string") {
+    throw bad(`Field "${key}" must be a string`);
+  }
+  if (value.length > maxChars * 2) {
+    // Cheap early bound before counting code points.
+    throw bad(`Field "${key}" is too long`);
+  }
+  if (!isWellFormed(value)) {
+    throw bad(`Field "${key}" contains a lone surrogate`);
+  }
+  return value;
+}
+
+function onlyKeys(fields: Fields, allowed: readonly string[]): void {
+  for (const key of Object.keys(fields)) {
+    if (!allowed.includes(key)) throw bad(`Unknown field "${key}"`);
+  }
+}
+
+const CLIENT_FIELDS: Record<ClientMessage["type"], readonly string[]> = {
+  hello: ["type", "room", "resumeToken", "lastSeq", "epoch"],
+  send: ["type", "id", "text"],
+  rename: ["type", "name"],
+  typing: ["type"],
+};
+
+function isClientType(type: unknown): type is ClientMessage["type"] {
+  return typeof type === "string" && Object.hasOwn(CLIENT_FIELDS, type);
+}
+
+/**
+ * Parses one text frame into a typed client message, or throws a
+ * `ProtocolError`. Size is checked before JSON parsing so an oversized frame
+ * costs nothing; content rules that depend on room state (name taken, …) are
+ * the chat core's job, not this function's.
+ */
+export function parseClientMessage(frame: string): ClientMessage {
+  if (frame.length > MAX_FRAME_BYTES) {
+    throw new ProtocolError(
+      "frame_too_large",
+      `Frame of ${frame.length} characters exceeds ${MAX_FRAME_BYTES}`,
+    );
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(frame);
+  } catch {
+    throw new ProtocolError("bad_json", "Frame is not valid JSON");
+  }
+  return validateClientMessage(data);
+}
+
+/** Validates an already-parsed value; see `parseClientMessage`. */
+export function validateClientMessage(data: unknown): ClientMessage {
+  if (!isPlainObject(data)) throw bad("Message must be a JSON object");
+  const type = data["type"];
+  if (type === undefined) throw bad('Message has no "type"');
+  if (!isClientType(type)) {
+    throw new ProtocolError(
+      "unknown_type",
+      `Unknown message type ${JSON.stringify(String(type).slice(0, 40))}`,
+    );
+  }
+  onlyKeys(data, CLIENT_FIELDS[type]);
+  switch (type) {
+    case "hello": {
+      const room = stringField(data, "room", MAX_ROOM_CHARS, false);
+      const hello: HelloMessage = { type, room };
+      const token = stringField(data, "resumeToken", MAX_TOKEN_CHARS, true);
+      if (token !== undefined) hello.resumeToken = token;
+      const lastSeq = data["lastSeq"];
+      if (lastSeq !== undefined) {
+        if (
+          typeof lastSeq !== "number" || !Number.isSafeInteger(lastSeq) ||
+          lastSeq < 0
+        ) {
+          throw bad('Field "lastSeq" must be a non-negative integer');
+        }
+        hello.lastSeq = lastSeq;
+      }
+      const epoch = stringField(data, "epoch", 64, true);
+      if (epoch !== undefined) hello.epoch = epoch;
+      return hello;
+    }
+    case "send": {
+      const id = stringField(data, "id", MAX_CLIENT_ID_CHARS, false);
+      if (id.length === 0 || id.length > MAX_CLIENT_ID_CHARS) {
+        throw bad(`Field "id" must be 1–${MAX_CLIENT_ID_CHARS} characters`);
+      }
+      const text = stringField(data, "text", MAX_TEXT_CHARS, false);
+      return { type, id, text: checkText(text) };
+    }
+    case "rename":
+      return {
+        type,
+        name: stringField(data, "name", MAX_NAME_CHARS * 4, false),
+      };
+    case "typing":
+      return { type };
+  }
+}
+
+/** C0 controls other than tab and newline, DEL and C1 controls. */
+// deno-lint-ignore no-control-regex -- matching controls is the point.
+const CONTROL_CHARS = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F]/gu;
+
+/**
+ * Normalises chat text: carriage returns become newlines, other control
+ * characters are stripped (documented in PROTOCOL.md), and text that is empty
+ * or longer than MAX_TEXT_CHARS is refused.
+ */
+export function checkText(raw: string): string {
+  const text = raw.replace(/\r\n?/g, "\n").replace(CONTROL_CHARS, "");
+  if (text.trim().length === 0) {
+    throw new ProtocolError("text_empty", "Message text is empty");
+  }
+  const chars = countCodePoints(text);
+  if (chars > MAX_TEXT_CHARS) {
+    throw new ProtocolError(
+      "text_too_long",
+      `Message has ${chars} characters; the limit is ${MAX_TEXT_CHARS}`,
+    );
+  }
+  return text;
+}
+
+/** Length in code points, so an emoji counts as one character. */
+export function countCodePoints(text: string): number {
+  let count = 0;
+  for (const _ of text) count++;
+  return count;
+}
+
+/**
+ * Lower-cases and checks a room name: 1–40 letters, digits, `-` or `_`,
+ * starting with a letter or digit. Throws `room_invalid` otherwise.
+ */
+export function normalizeRoomName(raw: string): string {
+  const room = raw.normalize("NFKC").trim().toLowerCase();
+  if (
+    countCodePoints(room) > MAX_ROOM_CHARS ||
+    !/^[\p{Ll}\p{Lo}\p{Nd}][\p{Ll}\p{Lo}\p{Nd}_-]*$/u.test(room)
+  ) {
+    throw new ProtocolError(
+      "room_invalid",
+      `Room name "${
+        raw.slice(0, MAX_ROOM_CHARS)
+      }" is not valid: use 1–${MAX_ROOM_CHARS} letters, digits, "-" or "_"`,
+    );
+  }
+  return room;
+}
+
+// ---------------------------------------------------------------------------
+// Server message parsing, for the client and for tests. The server is trusted
+// less than it might be: a malformed frame is reported, not cast.
+// ---------------------------------------------------------------------------
+
+const SERVER_TYPES: ReadonlySet<string> = new Set<ServerMessage["type"]>([
+  "welcome",
+  "chat",
+  "ack",
+  "joined",
+  "left",
+  "renamed",
+  "typing",
+  "error",
+]);
+
+function isMember(value: unknown): value is Member {
+  return isPlainObject(value) && typeof value["id"] === "string" &&
+    typeof value["name"] === "string";
+}
+
+function isChatMessage(value: unknown): value is ChatMessage {
+  return isPlainObject(value) && typeof value["seq"] === "number" &&
+    typeof value["time"] === "number" && isMember(value["from"]) &&
+    typeof value["clientId"] === "string" && typeof value["text"] === "string";
+}
+
+function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === "string" &&
+    (ERROR_CODES as readonly string[]).includes(value);
+}
+
+/**
+ * Parses a server frame. Returns null for anything that is not a well-formed
+ * server message, so a client can log and ignore it instead of crashing.
+ */
+export function parseServerMessage(frame: string): ServerMessage | null {
+  let data: unknown;
+  try {
+    data = JSON.parse(frame);
+  } catch {
+    return null;
+  }
+  if (!isPlainObject(data) || typeof data["type"] !== "string") return null;
+  if (!SERVER_TYPES.has(data["type"])) return null;
+  const d = data;
+  switch (d["type"]) {
+    case "welcome":
+      if (
+        typeof d["protocol"] === "number" && typeof d["room"] === "string" &&
+        typeof d["epoch"] === "string" && isMember(d["you"]) &&
+        typeof d["resumeToken"] === "string" &&
+        typeof d["resumed"] === "boolean" &&
+        typeof d["recovered"] === "boolean" && Array.isArray(d["history"]) &&
+        d["history"].every(isChatMessage) && Array.isArray(d["members"]) &&
+        d["members"].every(isMember) &&
+        typeof d["typingTimeoutMs"] === "number"
+      ) {
+        return {
+          type: "welcome",
+          protocol: d["protocol"],
+          room: d["room"],
+          epoch: d["epoch"],
+          you: d["you"],
+          resumeToken: d["resumeToken"],
+          resumed: d["resumed"],
+          recovered: d["recovered"],
+          history: d["history"],
+          members: d["members"],
+          typingTimeoutMs: d["typingTimeoutMs"],
+        };
+      }
+      return null;
+    case "chat":
+      return isChatMessage(d["message"])
+        ? { type: "chat", message: d["message"] }
+        : null;
+    case "ack":
+      return typeof d["id"] === "string" && typeof d["seq"] === "number" &&
+          typeof d["time"] === "number"
+        ? { type: "ack", id: d["id"], seq: d["seq"], time: d["time"] }
+        : null;
+    case "joined":
+    case "left":
+    case "typing":
+      return isMember(d["member"])
+        ? { type: d["type"], member: d["member"] }
+        : null;
+    case "renamed":
+      return typeof d["id"] === "string" && typeof d["from"] === "string" &&
+          typeof d["to"] === "string"
+        ? { type: "renamed", id: d["id"], from: d["from"], to: d["to"] }
+        : null;
+    case "error": {
+      if (!isErrorCode(d["code"]) || typeof d["message"] !== "string") {
+        return null;
+      }
+      const error: ErrorMessage = {
+        type: "error",
+        code: d["code"],
+        message: d["message"],
+      };
+      if (typeof d["ref"] === "string") error.ref = d["ref"];
+      if (typeof d["retryAfterMs"] === "number") {
+        error.retryAfterMs = d["retryAfterMs"];
+      }
+      return error;
+    }
+    default:
+      return null;
+  }
+}

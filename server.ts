@@ -1,0 +1,148 @@
+/**
+ * Entry point: parses flags, wires the store, fan-out, hub and HTTP handler,
+ * starts the sweep timer and serves. Everything runs under `import.meta.main`
+ * so importing this module (tests, tools) starts nothing.
+ */
+
+import { CLOSE_CODES } from "./protocol/messages.ts";
+import { Hub } from "./server/chat/hub.ts";
+import {
+  type Config,
+  ConfigError,
+  ENV_VARS,
+  HELP_TEXT,
+  LOG_LEVELS,
+  type LogLevel,
+  parseConfig,
+} from "./server/config.ts";
+import { LocalFanout } from "./server/fanout/fanout.ts";
+import { createHandler } from "./server/http.ts";
+import { MemoryStore } from "./server/store/memory_store.ts";
+
+function logger(threshold: LogLevel) {
+  const limit = LOG_LEVELS.indexOf(threshold);
+  return (level: LogLevel, message: string) => {
+    if (LOG_LEVELS.indexOf(level) > limit) return;
+    const line = `${new Date().toISOString()} ${level} ${message}`;
+    if (level === "error" || level === "warn") console.error(line);
+    else console.log(line);
+  };
+}
+
+/** The addresses people can open: localhost, then this machine's LAN IPs. */
+function urlsToOpen(host: string, port: number): string[] {
+  const urls: string[] = [];
+  const wildcard = host === "0.0.0.0" || host === "::";
+  if (wildcard || host === "127.0.0.1" || host === "localhost") {
+    urls.push(`http://localhost:${port}  (this computer)`);
+  } else {
+    urls.push(`http://${host.includes(":") ? `[${host}]` : host}:${port}`);
+  }
+  if (wildcard) {
+    try {
+      for (const nic of Deno.networkInterfaces()) {
+        if (nic.family === "IPv4" && !nic.address.startsWith("127.")) {
+          urls.push(`http://${nic.address}:${port}  (others on your network)`);
+        }
+      }
+    } catch {
+      // No --allow-sys: localhost alone is still useful.
+    }
+  }
+  return urls;
+}
+
+function fail(message: string): never {
+  console.error(`Error: ${message}`);
+  Deno.exit(1);
+}
+
+export function run(config: Config): Deno.HttpServer {
+  const log = logger(config.logLevel);
+  const store = new MemoryStore();
+  const hub = new Hub({ store, fanout: new LocalFanout(), log });
+  const sweeper = setInterval(() => hub.sweep(), 1000);
+  const shutdown = new AbortController();
+
+  let server: Deno.HttpServer;
+  try {
+    server = Deno.serve({
+      port: config.port,
+      hostname: config.host,
+      signal: shutdown.signal,
+      onListen: ({ port }) => {
+        console.log("Chat is running. Open:");
+        for (const url of urlsToOpen(config.host, port)) {
+          console.log(`  ${url}`);
+        }
+      },
+      onError: (error) => {
+        log("error", `request failed: ${error}`);
+        return new Response("Internal server error\n", { status: 500 });
+      },
+    }, createHandler({ hub }));
+  } catch (error) {
+    clearInterval(sweeper);
+    if (error instanceof Deno.errors.AddrInUse) {
+      fail(
+        `port ${config.port} is already in use (is the chat already running?). ` +
+          `Stop the other program or pick another port: --port ${
+            config.port + 1
+          } or PORT=${config.port + 1}.`,
+      );
+    }
+    if (error instanceof Deno.errors.PermissionDenied) {
+      fail(
+        `not allowed to listen on ${config.host}:${config.port}: ${error.message}`,
+      );
+    }
+    if (error instanceof Deno.errors.AddrNotAvailable) {
+      fail(
+        `address ${config.host} is not available on this machine; try --host 0.0.0.0.`,
+      );
+    }
+    fail(
+      `could not start the server on ${config.host}:${config.port}: ${
+        error instanceof Error ? error.message : error
+      }`,
+    );
+  }
+
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    clearInterval(sweeper);
+    hub.closeAll(CLOSE_CODES.goingAway, "Server restarting");
+    await store.flush();
+    store.close();
+    shutdown.abort();
+    await server.finished;
+    Deno.exit(0);
+  };
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    try {
+      Deno.addSignalListener(signal, stop);
+    } catch {
+      // Signals unsupported here (Windows lacks SIGTERM); Ctrl-C still ends us.
+    }
+  }
+  return server;
+}
+
+if (import.meta.main) {
+  try {
+    const env = Object.fromEntries(
+      ENV_VARS.map((name) => [name, Deno.env.get(name)]),
+    );
+    const parsed = parseConfig(Deno.args, env);
+    if (parsed.help) {
+      console.log(HELP_TEXT);
+    } else {
+      run(parsed.config);
+    }
+  } catch (error) {
+    if (error instanceof ConfigError) fail(error.message);
+    throw error;
+  }
+}

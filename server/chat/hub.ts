@@ -1,0 +1,414 @@
+/**
+ * The chat core: connections, rooms, sessions and one handler per client
+ * message type. No sockets, timers or files: the WebSocket edge calls
+ * `connect`/`receive`/`disconnect`, the entry point calls `sweep` on a timer,
+ * and everything else goes through `Peer`, `ChatStore` and `Fanout`.
+ */
+
+import { createHash } from "node:crypto";
+import {
+  type ChatMessage,
+  type ClientMessage,
+  CLOSE_CODES,
+  type HelloMessage,
+  HISTORY_ON_JOIN,
+  normalizeRoomName,
+  PROTOCOL_VERSION,
+  ProtocolError,
+  type RenameMessage,
+  type SendMessage,
+  type ServerMessage,
+  type WelcomeMessage,
+} from "../../protocol/messages.ts";
+import { nameSkeleton, normalizeName } from "../../protocol/names.ts";
+import type { Fanout } from "../fanout/fanout.ts";
+import type { ChatStore } from "../store/store.ts";
+import type { Peer } from "./peer.ts";
+import { memberOf, Room, type Session } from "./room.ts";
+import { pickTemporaryName } from "./temp_names.ts";
+
+export interface HubOptions {
+  store: ChatStore;
+  fanout: Fanout;
+  /** Milliseconds since the Unix epoch. */
+  now?: () => number;
+  /** Hex string of `bytes` random bytes. */
+  randomHex?: (bytes: number) => string;
+  /** Float in [0, 1), for temporary names. */
+  random?: () => number;
+  /** How long a dropped session can be resumed with its token. */
+  resumeWindowMs?: number;
+  /** How long a dropped user stays listed before a leave is announced. */
+  leaveGraceMs?: number;
+  /** A connection that has not said hello by then is closed. */
+  helloTimeoutMs?: number;
+  /** Minimum gap between two typing notices from one user. */
+  typingThrottleMs?: number;
+  /** How long clients show a typing notice. */
+  typingTimeoutMs?: number;
+  /** Resumes with more missed messages than this get recent history. */
+  maxReplay?: number;
+  log?: (level: "debug" | "info" | "warn", message: string) => void;
+}
+
+interface Connection {
+  peer: Peer;
+  connectedAt: number;
+  session: Session | null;
+  room: Room | null;
+}
+
+type Handler<T extends ClientMessage> = (
+  connection: Connection,
+  message: T,
+) => void;
+
+type Handlers = {
+  [K in ClientMessage["type"]]: Handler<Extract<ClientMessage, { type: K }>>;
+};
+
+export const DEFAULTS = {
+  resumeWindowMs: 120_000,
+  leaveGraceMs: 10_000,
+  helloTimeoutMs: 10_000,
+  typingThrottleMs: 2_000,
+  typingTimeoutMs: 6_000,
+  maxReplay: 1_000,
+} as const;
+
+function defaultRandomHex(bytes: number): string {
+  const buffer = crypto.getRandomValues(new Uint8Array(bytes));
+  return Array.from(buffer, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Tokens are stored and compared only as hashes. */
+export function hashToken(token: string): string {
+  return createHash("sha256").update(token).digest("hex");
+}
+
+export class Hub {
+  #store: ChatStore;
+  #fanout: Fanout;
+  #now: () => number;
+  #randomHex: (bytes: number) => string;
+  #random: () => number;
+  #log: NonNullable<HubOptions["log"]>;
+  #resumeWindowMs: number;
+  #leaveGraceMs: number;
+  #helloTimeoutMs: number;
+  #typingThrottleMs: number;
+  #typingTimeoutMs: number;
+  #maxReplay: number;
+  #rooms = new Map<string, Room>();
+  #connections = new Map<string, Connection>();
+  #handlers: Handlers = {
+    hello: (c, m) => this.#hello(c, m),
+    send: (c, m) => this.#send(c, m),
+    rename: (c, m) => this.#rename(c, m),
+    typing: (c) => this.#typing(c),
+  };
+
+  constructor(options: HubOptions) {
+    this.#store = options.store;
+    this.#fanout = options.fanout;
+    this.#now = options.now ?? Date.now;
+    this.#randomHex = options.randomHex ?? defaultRandomHex;
+    this.#random = options.random ?? Math.random;
+    this.#log = options.log ?? (() => {});
+    this.#resumeWindowMs = options.resumeWindowMs ?? DEFAULTS.resumeWindowMs;
+    this.#leaveGraceMs = options.leaveGraceMs ?? DEFAULTS.leaveGraceMs;
+    this.#helloTimeoutMs = options.helloTimeoutMs ?? DEFAULTS.helloTimeoutMs;
+    this.#typingThrottleMs = options.typingThrottleMs ??
+      DEFAULTS.typingThrottleMs;
+    this.#typingTimeoutMs = options.typingTimeoutMs ?? DEFAULTS.typingTimeoutMs;
+    this.#maxReplay = options.maxReplay ?? DEFAULTS.maxReplay;
+  }
+
+  /** Counts for /healthz. */
+  stats(): { rooms: number; connections: number } {
+    return { rooms: this.#rooms.size, connections: this.#connections.size };
+  }
+
+  connect(peer: Peer): void {
+    this.#connections.set(peer.id, {
+      peer,
+      connectedAt: this.#now(),
+      session: null,
+      room: null,
+    });
+  }
+
+  /**
+   * Handles one validated message. A `ProtocolError` becomes an error reply
+   * to this peer alone; nothing else is affected.
+   */
+  receive(peerId: string, message: ClientMessage): void {
+    const connection = this.#connections.get(peerId);
+    if (!connection) return;
+    try {
+      // The mapped type pairs each handler with its message type; TypeScript
+      // cannot follow that through an indexed call, hence the widening.
+      const handler = this.#handlers[message.type] as Handler<ClientMessage>;
+      handler(connection, message);
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      this.replyError(
+        connection.peer,
+        error,
+        message.type === "send" ? message.id : message.type,
+      );
+    }
+  }
+
+  /** Sends an error to one peer; used for errors found before dispatch too. */
+  replyError(peer: Peer, error: ProtocolError, ref?: string): void {
+    const reply: ServerMessage = {
+      type: "error",
+      code: error.code,
+      message: error.message,
+    };
+    if (ref !== undefined) reply.ref = ref;
+    if (error.retryAfterMs !== undefined) {
+      reply.retryAfterMs = error.retryAfterMs;
+    }
+    peer.send(JSON.stringify(reply));
+  }
+
+  /** The connection is gone. Safe to call more than once. */
+  disconnect(peerId: string): void {
+    const connection = this.#connections.get(peerId);
+    if (!connection) return;
+    this.#connections.delete(peerId);
+    const { session, room } = connection;
+    if (!session || !room || session.peer !== connection.peer) return;
+    session.peer = null;
+    session.disconnectedAt = this.#now();
+    session.expiresAt = session.disconnectedAt + this.#resumeWindowMs;
+    room.save(session);
+    this.#log("info", `disconnected ${session.name} from ${room.name}`);
+  }
+
+  /**
+   * Time-driven work, called about once a second: announces leaves after the
+   * grace period, frees names whose resume window ended, and closes
+   * connections that never said hello.
+   */
+  sweep(): void {
+    const now = this.#now();
+    for (const connection of this.#connections.values()) {
+      if (
+        !connection.session &&
+        now - connection.connectedAt >= this.#helloTimeoutMs
+      ) {
+        connection.peer.close(CLOSE_CODES.helloTimeout, "No hello received");
+        this.disconnect(connection.peer.id);
+      }
+    }
+    for (const room of this.#rooms.values()) {
+      for (const session of room.sessions.values()) {
+        if (session.peer) continue;
+        if (
+          session.present && now - session.disconnectedAt >= this.#leaveGraceMs
+        ) {
+          session.present = false;
+          room.publish({ type: "left", member: memberOf(session) });
+          this.#log("info", `left ${session.name} from ${room.name}`);
+        }
+        if (now >= session.expiresAt) room.remove(session);
+      }
+      if (room.isIdle()) {
+        room.dispose();
+        this.#rooms.delete(room.name);
+      }
+    }
+  }
+
+  /** Closes every connection, e.g. with 1001 on shutdown. */
+  closeAll(code: number, reason: string): void {
+    for (const connection of [...this.#connections.values()]) {
+      connection.peer.close(code, reason);
+      this.disconnect(connection.peer.id);
+    }
+  }
+
+  #room(name: string): Room {
+    let room = this.#rooms.get(name);
+    if (!room) {
+      room = new Room(name, this.#store, this.#fanout);
+      room.restoreSessions(this.#now(), this.#resumeWindowMs);
+      this.#rooms.set(name, room);
+    }
+    return room;
+  }
+
+  #hello(connection: Connection, hello: HelloMessage): void {
+    if (connection.session) {
+      throw new ProtocolError("already_joined", "This connection has joined");
+    }
+    const room = this.#room(normalizeRoomName(hello.room));
+    const token = this.#randomHex(32);
+    const now = this.#now();
+    const previous = hello.resumeToken === undefined
+      ? undefined
+      : room.findByTokenHash(hashToken(hello.resumeToken));
+    const resumable = previous && (previous.peer || now < previous.expiresAt);
+
+    let session: Session;
+    let history: ChatMessage[];
+    let recovered = false;
+    let announceJoin: boolean;
+    if (previous && resumable) {
+      session = previous;
+      if (session.peer) {
+        // The same session on a new socket (a half-open old one, or a
+        // copied token): the newest connection wins.
+        const old = this.#connections.get(session.peer.id);
+        session.peer.close(CLOSE_CODES.replaced, "Session resumed elsewhere");
+        if (old) old.session = null;
+      }
+      announceJoin = !session.present;
+      session.peer = connection.peer;
+      session.present = true;
+      room.rotateToken(session, hashToken(token));
+      const missed = hello.epoch === room.log.epoch &&
+          hello.lastSeq !== undefined
+        ? room.log.since(hello.lastSeq)
+        : null;
+      recovered = missed !== null && missed.length <= this.#maxReplay;
+      history = recovered && missed ? missed : room.log.recent(HISTORY_ON_JOIN);
+    } else {
+      const name = pickTemporaryName(
+        (candidate) => !room.holderOf(candidate),
+        this.#random,
+      );
+      session = {
+        userId: this.#randomHex(8),
+        name,
+        skeleton: nameSkeleton(name),
+        tokenHash: hashToken(token),
+        peer: connection.peer,
+        disconnectedAt: 0,
+        expiresAt: 0,
+        present: true,
+        lastTypingAt: 0,
+      };
+      room.add(session);
+      announceJoin = true;
+      history = room.log.recent(HISTORY_ON_JOIN);
+    }
+    connection.session = session;
+    connection.room = room;
+
+    const welcome: WelcomeMessage = {
+      type: "welcome",
+      protocol: PROTOCOL_VERSION,
+      room: room.name,
+      epoch: room.log.epoch,
+      you: memberOf(session),
+      resumeToken: token,
+      resumed: session === previous,
+      recovered,
+      history,
+      members: room.members(),
+      typingTimeoutMs: this.#typingTimeoutMs,
+    };
+    connection.peer.send(JSON.stringify(welcome));
+    if (announceJoin) {
+      room.publish({ type: "joined", member: memberOf(session) });
+    }
+    this.#log(
+      "info",
+      `${
+        welcome.resumed ? "resumed" : "joined"
+      } ${session.name} in ${room.name}`,
+    );
+  }
+
+  #joined(connection: Connection): { session: Session; room: Room } {
+    const { session, room } = connection;
+    if (!session || !room) {
+      throw new ProtocolError(
+        "hello_required",
+        'Send a "hello" message before anything else',
+      );
+    }
+    return { session, room };
+  }
+
+  #send(connection: Connection, send: SendMessage): void {
+    const { session, room } = this.#joined(connection);
+    const ackTo = (message: ChatMessage) => {
+      // The author may have reconnected meanwhile: ack on its current socket.
+      session.peer?.send(JSON.stringify(
+        {
+          type: "ack",
+          id: message.clientId,
+          seq: message.seq,
+          time: message.time,
+        } satisfies ServerMessage,
+      ));
+    };
+    const stored = room.log.findByClientId(session.userId, send.id);
+    if (stored) {
+      ackTo(stored);
+      return;
+    }
+    const key = `${session.userId}\u0000${send.id}`;
+    const inFlight = room.pending.get(key);
+    if (inFlight) {
+      inFlight.then(ackTo, () => {});
+      return;
+    }
+    const message: ChatMessage = {
+      seq: room.log.lastSeq + 1,
+      time: this.#now(),
+      from: memberOf(session),
+      clientId: send.id,
+      text: send.text,
+    };
+    const committed = room.log.append(message).then(() => message);
+    room.pending.set(key, committed);
+    committed.then(
+      (message) => {
+        room.pending.delete(key);
+        ackTo(message);
+        room.publish({ type: "chat", message });
+      },
+      (error: unknown) => {
+        room.pending.delete(key);
+        this.#log(
+          "warn",
+          `could not store a message in ${room.name}: ${error}`,
+        );
+        if (session.peer) {
+          this.replyError(
+            session.peer,
+            new ProtocolError("server_error", "The message was not stored"),
+            send.id,
+          );
+        }
+      },
+    );
+  }
+
+  #rename(connection: Connection, rename: RenameMessage): void {
+    const { session, room } = this.#joined(connection);
+    const name = normalizeName(rename.name);
+    const holder = room.holderOf(name);
+    if (holder && holder !== session) {
+      throw new ProtocolError("name_taken", `Name "${name}" is taken`);
+    }
+    const from = session.name;
+    room.rename(session, name);
+    room.publish({ type: "renamed", id: session.userId, from, to: name });
+    this.#log("info", `renamed ${from} to ${name} in ${room.name}`);
+  }
+
+  #typing(connection: Connection): void {
+    const { session, room } = this.#joined(connection);
+    const now = this.#now();
+    if (now - session.lastTypingAt < this.#typingThrottleMs) return;
+    session.lastTypingAt = now;
+    room.publish({ type: "typing", member: memberOf(session) });
+  }
+}

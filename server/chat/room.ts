@@ -1,0 +1,165 @@
+/**
+ * One room: its sessions (connected or resumable), the names they hold, its
+ * history log, and delivery to its connected peers. Pure logic: I/O happens
+ * only through `Peer`, `RoomLog`, `ChatStore` and `Fanout`.
+ */
+
+import type {
+  ChatMessage,
+  Member,
+  ServerMessage,
+} from "../../protocol/messages.ts";
+import { nameSkeleton } from "../../protocol/names.ts";
+import type { Fanout } from "../fanout/fanout.ts";
+import type { ChatStore, RoomLog, SessionRecord } from "../store/store.ts";
+import type { Peer } from "./peer.ts";
+
+/** Stored `expiresAt` of a connected session: it cannot expire while live. */
+export const LIVE_SESSION_EXPIRY = Number.MAX_SAFE_INTEGER;
+
+export interface Session {
+  readonly userId: string;
+  name: string;
+  /** Look-alike-folded name, the key for uniqueness. */
+  skeleton: string;
+  tokenHash: string;
+  /** The connection currently attached, if any. */
+  peer: Peer | null;
+  /** When the last connection dropped; meaningful while `peer` is null. */
+  disconnectedAt: number;
+  /** When a disconnected session stops being resumable. */
+  expiresAt: number;
+  /** Announced as in the room (joined and not yet announced as left). */
+  present: boolean;
+  lastTypingAt: number;
+}
+
+export function memberOf(session: Session): Member {
+  return { id: session.userId, name: session.name };
+}
+
+export class Room {
+  readonly name: string;
+  readonly log: RoomLog;
+  /** Every session that holds a name here: connected, in grace, or resumable. */
+  readonly sessions = new Map<string, Session>();
+  #byTokenHash = new Map<string, Session>();
+  #bySkeleton = new Map<string, Session>();
+  /** Sends in flight (appended, not yet committed), by dedupe key. */
+  readonly pending = new Map<string, Promise<ChatMessage>>();
+  #store: ChatStore;
+  #fanout: Fanout;
+  #unsubscribe: () => void;
+
+  constructor(name: string, store: ChatStore, fanout: Fanout) {
+    this.name = name;
+    this.#store = store;
+    this.#fanout = fanout;
+    this.log = store.openRoom(name);
+    this.#unsubscribe = fanout.subscribe(name, (frame) => this.#deliver(frame));
+  }
+
+  /**
+   * Re-creates sessions a durable store kept across a restart. They count as
+   * present and freshly disconnected, so clients that come back within the
+   * grace period cause no leave/join notices.
+   */
+  restoreSessions(now: number, resumeWindowMs: number): void {
+    for (const record of this.#store.sessionsInRoom(this.name)) {
+      if (record.expiresAt <= now) continue;
+      this.add({
+        userId: record.userId,
+        name: record.name,
+        skeleton: nameSkeleton(record.name),
+        tokenHash: record.tokenHash,
+        peer: null,
+        disconnectedAt: now,
+        expiresAt: Math.min(record.expiresAt, now + resumeWindowMs),
+        present: true,
+        lastTypingAt: 0,
+      });
+    }
+  }
+
+  add(session: Session): void {
+    this.sessions.set(session.userId, session);
+    this.#byTokenHash.set(session.tokenHash, session);
+    this.#bySkeleton.set(session.skeleton, session);
+    this.save(session);
+  }
+
+  remove(session: Session): void {
+    this.sessions.delete(session.userId);
+    this.#byTokenHash.delete(session.tokenHash);
+    if (this.#bySkeleton.get(session.skeleton) === session) {
+      this.#bySkeleton.delete(session.skeleton);
+    }
+    this.#store.deleteSession(session.tokenHash);
+  }
+
+  findByTokenHash(tokenHash: string): Session | undefined {
+    return this.#byTokenHash.get(tokenHash);
+  }
+
+  /** The session holding a name that looks like `name`, if any. */
+  holderOf(name: string): Session | undefined {
+    return this.#bySkeleton.get(nameSkeleton(name));
+  }
+
+  rename(session: Session, name: string): void {
+    if (this.#bySkeleton.get(session.skeleton) === session) {
+      this.#bySkeleton.delete(session.skeleton);
+    }
+    session.name = name;
+    session.skeleton = nameSkeleton(name);
+    this.#bySkeleton.set(session.skeleton, session);
+    this.save(session);
+  }
+
+  rotateToken(session: Session, tokenHash: string): void {
+    this.#byTokenHash.delete(session.tokenHash);
+    this.#store.deleteSession(session.tokenHash);
+    session.tokenHash = tokenHash;
+    this.#byTokenHash.set(tokenHash, session);
+    this.save(session);
+  }
+
+  /** Persists the session so it survives a restart (durable stores). */
+  save(session: Session): void {
+    const record: SessionRecord = {
+      tokenHash: session.tokenHash,
+      userId: session.userId,
+      name: session.name,
+      room: this.name,
+      expiresAt: session.peer ? LIVE_SESSION_EXPIRY : session.expiresAt,
+    };
+    this.#store.putSession(record);
+  }
+
+  members(): Member[] {
+    const members: Member[] = [];
+    for (const session of this.sessions.values()) {
+      if (session.present) members.push(memberOf(session));
+    }
+    return members;
+  }
+
+  /** Serialises once and hands the frame to every subscriber of the room. */
+  publish(message: ServerMessage): void {
+    this.#fanout.publish(this.name, JSON.stringify(message));
+  }
+
+  #deliver(frame: string): void {
+    for (const session of this.sessions.values()) {
+      session.peer?.send(frame);
+    }
+  }
+
+  isIdle(): boolean {
+    return this.sessions.size === 0 && this.pending.size === 0;
+  }
+
+  dispose(): void {
+    this.#unsubscribe();
+  }
+}

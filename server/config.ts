@@ -1,0 +1,89 @@
+/**
+ * Command-line flags and environment variables → a typed `Config`.
+ * Pure: takes the arguments and environment as values.
+ */
+
+import { parseArgs } from "node:util";
+
+export const LOG_LEVELS = ["error", "warn", "info", "debug"] as const;
+export type LogLevel = typeof LOG_LEVELS[number];
+
+export interface Config {
+  port: number;
+  host: string;
+  logLevel: LogLevel;
+}
+
+/** Environment variables read; `start` grants access to these alone. */
+export const ENV_VARS = ["PORT", "HOST", "LOG_LEVEL"];
+
+export const DEFAULT_PORT = 8765;
+export const DEFAULT_HOST = "0.0.0.0";
+
+export const HELP_TEXT = `Chat: a real-time group chat in one file.
+
+Usage: chat [flags]
+
+Flags:
+  --port N          port to listen on (default ${DEFAULT_PORT}; env PORT)
+  --host ADDR       address to bind (default ${DEFAULT_HOST}, every interface;
+                    use 127.0.0.1 for this computer only; env HOST)
+  --log-level L     error | warn | info | debug (default warn; env LOG_LEVEL)
+  -h, --help        show this help
+
+Open http://localhost:${DEFAULT_PORT} in a browser; /r/NAME opens room NAME.
+`;
+
+/** A problem with the flags, reported as one line without a stack trace. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+export type ParseResult = { help: true } | { help: false; config: Config };
+
+export function parseConfig(
+  args: string[],
+  env: Record<string, string | undefined>,
+): ParseResult {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        port: { type: "string" },
+        host: { type: "string" },
+        "log-level": { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    throw new ConfigError(
+      `${error instanceof Error ? error.message : error}. Run with --help.`,
+    );
+  }
+  if (values.help) return { help: true };
+
+  const portText = values.port ?? env["PORT"] ?? String(DEFAULT_PORT);
+  const port = Number(portText);
+  if (!/^\d+$/.test(portText) || port > 65535) {
+    throw new ConfigError(
+      `Port "${portText}" is not valid: use a number from 0 to 65535.`,
+    );
+  }
+  const host = values.host ?? env["HOST"] ?? DEFAULT_HOST;
+  const level = values["log-level"] ?? env["LOG_LEVEL"] ?? "warn";
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) {
+    throw new ConfigError(
+      `Log level "${level}" is not valid: use one of ${LOG_LEVELS.join(", ")}.`,
+    );
+  }
+  return {
+    help: false,
+    config: { port, host, logLevel: level as LogLevel },
+  };
+}

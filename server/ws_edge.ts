@@ -1,0 +1,62 @@
+/**
+ * The only caller of `Deno.upgradeWebSocket`: turns socket events into
+ * validated messages for the hub and adapts the socket to a `Peer`.
+ */
+
+import {
+  CLOSE_CODES,
+  MAX_FRAME_BYTES_HARD,
+  parseClientMessage,
+  ProtocolError,
+} from "../protocol/messages.ts";
+import type { Hub } from "./chat/hub.ts";
+import type { Peer } from "./chat/peer.ts";
+
+/** Seconds without any frame before Deno pings and then drops the peer. */
+const IDLE_TIMEOUT_SECONDS = 30;
+
+/** Upgrades `request` and attaches the socket to `hub`. */
+export function upgradeToChat(request: Request, hub: Hub): Response {
+  const { socket, response } = Deno.upgradeWebSocket(request, {
+    idleTimeout: IDLE_TIMEOUT_SECONDS,
+  });
+  const peer: Peer = {
+    id: crypto.randomUUID(),
+    send(frame) {
+      if (socket.readyState === WebSocket.OPEN) socket.send(frame);
+    },
+    close(code, reason) {
+      if (socket.readyState >= WebSocket.CLOSING) return;
+      try {
+        socket.close(code, reason);
+      } catch {
+        // Already failing; the close event will follow.
+      }
+    },
+  };
+  socket.onopen = () => hub.connect(peer);
+  socket.onmessage = (event: MessageEvent<unknown>) => {
+    const data = event.data;
+    if (typeof data !== "string") {
+      peer.close(CLOSE_CODES.unsupportedData, "Text frames only");
+      return;
+    }
+    if (data.length > MAX_FRAME_BYTES_HARD) {
+      peer.close(CLOSE_CODES.tooBig, "Frame too large");
+      return;
+    }
+    let message;
+    try {
+      message = parseClientMessage(data);
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      hub.replyError(peer, error);
+      return;
+    }
+    hub.receive(peer.id, message);
+  };
+  // Deno may report one socket's end more than once; disconnect is idempotent.
+  socket.onclose = () => hub.disconnect(peer.id);
+  socket.onerror = () => {};
+  return response;
+}
