@@ -18,6 +18,8 @@ import {
 import { LocalFanout } from "./server/fanout/fanout.ts";
 import { createHandler } from "./server/http.ts";
 import { MemoryStore } from "./server/store/memory_store.ts";
+import { SqliteStore, StoreError } from "./server/store/sqlite_store.ts";
+import type { ChatStore } from "./server/store/store.ts";
 
 function logger(threshold: LogLevel) {
   const limit = LOG_LEVELS.indexOf(threshold);
@@ -57,9 +59,41 @@ function fail(message: string): never {
   Deno.exit(1);
 }
 
+/** Opens the configured store, or exits with one clear line. */
+function openStore(config: Config): ChatStore {
+  if (config.db === ":memory:") {
+    return new MemoryStore({ retention: config.retention });
+  }
+  const dir = config.db.includes("/")
+    ? config.db.slice(0, config.db.lastIndexOf("/")) || "/"
+    : ".";
+  try {
+    Deno.mkdirSync(dir, { recursive: true });
+  } catch (error) {
+    if (!(error instanceof Deno.errors.AlreadyExists)) {
+      const reason = error instanceof Deno.errors.NotCapable
+        ? "Deno's permissions do not allow it (grant --allow-read and --allow-write for it)"
+        : error instanceof Error
+        ? error.message
+        : String(error);
+      fail(`cannot create the data directory "${dir}": ${reason}.`);
+    }
+  }
+  try {
+    return new SqliteStore({
+      path: config.db,
+      sync: config.sync,
+      retention: config.retention,
+    });
+  } catch (error) {
+    if (error instanceof StoreError) fail(error.message);
+    throw error;
+  }
+}
+
 export function run(config: Config): Deno.HttpServer {
   const log = logger(config.logLevel);
-  const store = new MemoryStore();
+  const store = openStore(config);
   const hub = new Hub({ store, fanout: new LocalFanout(), log });
   const sweeper = setInterval(() => hub.sweep(), 1000);
   const shutdown = new AbortController();

@@ -172,7 +172,8 @@ export function t(
   );
 }
 
-function isMessageKey(key: string): key is MessageKey {
+/** True for strings that name an entry in the dictionaries. */
+export function isMessageKey(key: string): key is MessageKey {
   return Object.hasOwn(EN, key);
 }
 

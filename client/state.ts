@@ -371,6 +371,11 @@ function chatKey(idOrSeq: string | number, own: boolean): string {
   return own ? `c:${idOrSeq}` : `s:${idOrSeq}`;
 }
 
+/** The list key of an own message, pending or sent. */
+export function ownKey(clientId: string): string {
+  return chatKey(clientId, true);
+}
+
 /** Adds or merges a chat message; returns `items` itself for a duplicate. */
 function addChat(
   items: readonly Item[],

@@ -12,6 +12,13 @@ export interface Config {
   port: number;
   host: string;
   logLevel: LogLevel;
+  /** Directory for the database; created if missing. */
+  dataDir: string;
+  /** Database file, or ":memory:" for no durability. */
+  db: string;
+  sync: "normal" | "full";
+  /** Messages kept per room. */
+  retention: number;
 }
 
 /** Environment variables read; `start` grants access to these alone. */
@@ -19,6 +26,8 @@ export const ENV_VARS = ["PORT", "HOST", "LOG_LEVEL"];
 
 export const DEFAULT_PORT = 8765;
 export const DEFAULT_HOST = "0.0.0.0";
+export const DEFAULT_DATA_DIR = "./data";
+export const DEFAULT_RETENTION = 10_000;
 
 export const HELP_TEXT = `Chat: a real-time group chat in one file.
 
@@ -29,6 +38,13 @@ Flags:
   --host ADDR       address to bind (default ${DEFAULT_HOST}, every interface;
                     use 127.0.0.1 for this computer only; env HOST)
   --log-level L     error | warn | info | debug (default warn; env LOG_LEVEL)
+  --data DIR        directory for the database (default ${DEFAULT_DATA_DIR};
+                    created if missing)
+  --db PATH         database file (default DIR/chat.db); ":memory:" keeps
+                    everything in memory and forgets it on exit
+  --sync MODE       normal: survives a crash of the chat (default);
+                    full: also survives a power cut, slower
+  --retention N     messages kept per room (default ${DEFAULT_RETENTION})
   -h, --help        show this help
 
 Open http://localhost:${DEFAULT_PORT} in a browser; /r/NAME opens room NAME.
@@ -56,6 +72,10 @@ export function parseConfig(
         port: { type: "string" },
         host: { type: "string" },
         "log-level": { type: "string" },
+        data: { type: "string" },
+        db: { type: "string" },
+        sync: { type: "string" },
+        retention: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -82,8 +102,31 @@ export function parseConfig(
       `Log level "${level}" is not valid: use one of ${LOG_LEVELS.join(", ")}.`,
     );
   }
+  const dataDir = values.data ?? DEFAULT_DATA_DIR;
+  const db = values.db ?? `${dataDir.replace(/\/+$/, "")}/chat.db`;
+  const sync = values.sync ?? "normal";
+  if (sync !== "normal" && sync !== "full") {
+    throw new ConfigError(
+      `Sync mode "${sync}" is not valid: use normal or full.`,
+    );
+  }
+  const retentionText = values.retention ?? String(DEFAULT_RETENTION);
+  const retention = Number(retentionText);
+  if (!/^\d+$/.test(retentionText) || retention < 100) {
+    throw new ConfigError(
+      `Retention "${retentionText}" is not valid: use a whole number of at least 100.`,
+    );
+  }
   return {
     help: false,
-    config: { port, host, logLevel: level as LogLevel },
+    config: {
+      port,
+      host,
+      logLevel: level as LogLevel,
+      dataDir,
+      db,
+      sync,
+      retention,
+    },
   };
 }

@@ -272,10 +272,10 @@ export class Hub {
       room.rotateToken(session, hashToken(token));
       const missed = hello.epoch === room.log.epoch &&
           hello.lastSeq !== undefined
-        ? room.log.since(hello.lastSeq)
+        ? room.log.since(hello.lastSeq, this.#maxReplay)
         : null;
-      recovered = missed !== null && missed.length <= this.#maxReplay;
-      history = recovered && missed ? missed : room.log.recent(HISTORY_ON_JOIN);
+      recovered = missed !== null;
+      history = missed ?? room.log.recent(HISTORY_ON_JOIN);
     } else {
       const name = pickTemporaryName(
         (candidate) => !room.holderOf(candidate),

@@ -58,8 +58,10 @@ class MemoryRoomLog implements RoomLog {
     return this.#messages.slice(from);
   }
 
-  since(afterSeq: number): ChatMessage[] | null {
-    if (afterSeq > this.#lastSeq) return null;
+  since(afterSeq: number, limit: number): ChatMessage[] | null {
+    if (afterSeq > this.#lastSeq || this.#lastSeq - afterSeq > limit) {
+      return null;
+    }
     const oldest = this.#messages[this.#start];
     if (oldest === undefined) return afterSeq === this.#lastSeq ? [] : null;
     if (afterSeq < oldest.seq - 1) return null;

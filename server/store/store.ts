@@ -20,11 +20,11 @@ export interface RoomLog {
   /** Up to `limit` most recent committed messages, oldest first. */
   recent(limit: number): ChatMessage[];
   /**
-   * Committed messages with seq > `afterSeq`, oldest first, or null when some
-   * of them are no longer kept (or `afterSeq` is beyond what exists), so the
-   * gap cannot be filled.
+   * Committed messages with seq > `afterSeq`, oldest first; or null when the
+   * gap cannot be filled: some of them are no longer kept, there are more
+   * than `limit`, or `afterSeq` is beyond what exists.
    */
-  since(afterSeq: number): ChatMessage[] | null;
+  since(afterSeq: number, limit: number): ChatMessage[] | null;
   /** The message this author sent with this client id, if still kept. */
   findByClientId(authorId: string, clientId: string): ChatMessage | undefined;
 }

@@ -1,0 +1,232 @@
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
+/// <reference lib="esnext" />
+/**
+ * Entry point: reads the room from the URL, restores this tab's session and
+ * outbox, and wires the connection, the reducer and the view together. The
+ * only globals it exposes are `data-connection` and `data-you` on <html>,
+ * which browser tests wait on.
+ */
+
+import {
+  DEFAULT_ROOM,
+  type HelloMessage,
+  type ServerMessage,
+} from "../protocol/messages.ts";
+import { Connection } from "./connection.ts";
+import { LANG_STORAGE_KEY, pickLang } from "./i18n.ts";
+import { Outbox, outboxKey } from "./outbox.ts";
+import { type AppEvent, chatMessages, initialState, reduce } from "./state.ts";
+import {
+  loadSession,
+  MemoryStorage,
+  readItem,
+  saveSession,
+  type StorageLike,
+  tabId,
+  writeItem,
+} from "./storage.ts";
+import { createView } from "./view.ts";
+
+/** Typing notices go out at most this often while the user types. */
+const TYPING_INTERVAL_MS = 3000;
+/** Bursts of messages are persisted once, this long after the last one. */
+const SAVE_DELAY_MS = 300;
+
+/** `/r/{room}` names a room; anything else is the default room. */
+export function roomFromPath(pathname: string): string {
+  const match = /^\/r\/([^/]+)\/?$/.exec(pathname);
+  const raw = match?.[1];
+  if (raw === undefined) return DEFAULT_ROOM;
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw;
+  }
+}
+
+function storageOr(get: () => Storage): StorageLike {
+  try {
+    return get();
+  } catch {
+    // Storage can be blocked outright (sandboxed frames, privacy settings).
+    return new MemoryStorage();
+  }
+}
+
+function main(): void {
+  const local = storageOr(() => localStorage);
+  const session = storageOr(() => sessionStorage);
+  const room = roomFromPath(location.pathname);
+  const record = loadSession(session, room);
+  let resumeToken = record.resumeToken;
+  const outbox = new Outbox(
+    local,
+    outboxKey(room, tabId(session, () => crypto.randomUUID())),
+  );
+
+  let state = initialState({
+    room,
+    lang: pickLang(readItem(local, LANG_STORAGE_KEY), navigator.language),
+    now: Date.now(),
+    hidden: document.visibilityState === "hidden",
+    messages: record.messages,
+    outbox: outbox.entries,
+    ...(record.youId === undefined ? {} : { youId: record.youId }),
+    ...(record.epoch === undefined ? {} : { epoch: record.epoch }),
+    ...(record.lastSeq === undefined ? {} : { lastSeq: record.lastSeq }),
+  });
+
+  let saveTimer: ReturnType<typeof setTimeout> | undefined;
+  function saveNow(): void {
+    clearTimeout(saveTimer);
+    saveTimer = undefined;
+    saveSession(session, room, {
+      messages: chatMessages(state),
+      ...(resumeToken === undefined ? {} : { resumeToken }),
+      ...(state.epoch === undefined ? {} : { epoch: state.epoch }),
+      ...(state.lastSeq === undefined ? {} : { lastSeq: state.lastSeq }),
+      ...(state.you === undefined ? {} : { youId: state.you.id }),
+    });
+  }
+
+  function dispatch(event: AppEvent): void {
+    const next = reduce(state, event);
+    if (next === state) return;
+    const itemsChanged = next.items !== state.items;
+    state = next;
+    view.render(state);
+    if (itemsChanged && saveTimer === undefined) {
+      saveTimer = setTimeout(saveNow, SAVE_DELAY_MS);
+    }
+  }
+
+  function outboxChanged(): void {
+    dispatch({ type: "outbox", entries: outbox.entries });
+  }
+
+  function sendEntry(id: string, text: string): void {
+    connection.send({ type: "send", id, text });
+  }
+
+  let lastTypingAt = -Infinity;
+
+  const view = createView(document, {
+    send(text) {
+      const id = crypto.randomUUID();
+      outbox.add(id, text, Date.now());
+      outboxChanged();
+      sendEntry(id, text);
+      lastTypingAt = -Infinity;
+    },
+    typing() {
+      const now = Date.now();
+      if (now - lastTypingAt < TYPING_INTERVAL_MS) return;
+      if (connection.send({ type: "typing" })) lastTypingAt = now;
+    },
+    openRename() {
+      dispatch({ type: "renameOpen" });
+    },
+    closeRename() {
+      dispatch({ type: "renameClose" });
+    },
+    rename(name) {
+      if (state.you !== undefined && name.trim() === state.you.name) {
+        dispatch({ type: "renameClose" });
+        return;
+      }
+      dispatch({ type: "renameOpen" });
+      if (!connection.send({ type: "rename", name })) {
+        dispatch({ type: "renameError", error: "not_connected" });
+      }
+    },
+    retryMessage(id) {
+      const entry = outbox.retry(id);
+      if (entry === undefined) return;
+      outboxChanged();
+      sendEntry(entry.id, entry.text);
+    },
+    discardMessage(id) {
+      if (outbox.remove(id)) outboxChanged();
+    },
+    retryConnection() {
+      connection.retryNow();
+    },
+    setLang(lang) {
+      writeItem(local, LANG_STORAGE_KEY, lang);
+      dispatch({ type: "lang", lang });
+    },
+  });
+
+  function onMessage(message: ServerMessage): void {
+    dispatch({ type: "server", message, now: Date.now() });
+    switch (message.type) {
+      case "welcome": {
+        // The server rotates the token: the old one is dead from now on.
+        resumeToken = message.resumeToken;
+        saveNow();
+        let changed = false;
+        for (const m of message.history) {
+          if (m.from.id === message.you.id && outbox.remove(m.clientId)) {
+            changed = true;
+          }
+        }
+        if (changed) outboxChanged();
+        // Same ids as before: the server acks a resend without storing twice.
+        for (const entry of outbox.pending()) sendEntry(entry.id, entry.text);
+        break;
+      }
+      case "ack":
+        if (outbox.remove(message.id)) outboxChanged();
+        break;
+      case "chat": {
+        const m = message.message;
+        if (m.from.id === state.you?.id && outbox.remove(m.clientId)) {
+          outboxChanged();
+        }
+        break;
+      }
+      case "error":
+        if (
+          message.ref !== undefined && outbox.fail(message.ref, message.code)
+        ) {
+          outboxChanged();
+        }
+        break;
+    }
+  }
+
+  const connection = new Connection({
+    url: `${location.protocol === "https:" ? "wss:" : "ws:"}//${location.host}/ws`,
+    hello() {
+      const hello: HelloMessage = { type: "hello", room };
+      if (resumeToken !== undefined) hello.resumeToken = resumeToken;
+      if (state.epoch !== undefined) {
+        hello.epoch = state.epoch;
+        if (state.lastSeq !== undefined) hello.lastSeq = state.lastSeq;
+      }
+      return hello;
+    },
+    onMessage,
+    onStatus(status) {
+      dispatch({ type: "connection", status, now: Date.now() });
+    },
+  });
+
+  view.render(state);
+
+  document.addEventListener("visibilitychange", () => {
+    const hidden = document.visibilityState === "hidden";
+    dispatch({ type: "visibility", hidden });
+    if (!hidden) connection.wake();
+  });
+  addEventListener("online", () => connection.wake());
+  addEventListener("pagehide", () => {
+    if (saveTimer !== undefined) saveNow();
+  });
+  setInterval(() => dispatch({ type: "tick", now: Date.now() }), 1000);
+
+  connection.start();
+}
+
+main();

@@ -1,0 +1,516 @@
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
+/// <reference lib="esnext" />
+/**
+ * Rendering: the only module that touches the DOM. It reads the static page
+ * from index.html, renders each slice of state only when that slice changed,
+ * and keeps message nodes keyed so a new message appends one node instead of
+ * rebuilding the list. Text always goes in through `textContent`.
+ */
+
+import {
+  documentTitle,
+  errorText,
+  isLang,
+  isMessageKey,
+  type Lang,
+  type MessageKey,
+  t,
+} from "./i18n.ts";
+import type { OutboxEntry } from "./outbox.ts";
+import {
+  type ChatItem,
+  type Item,
+  type NoticeItem,
+  ownKey,
+  pendingEntries,
+  sortedMembers,
+  type State,
+} from "./state.ts";
+
+/** What the page asks the rest of the app to do. */
+export interface ViewHandlers {
+  send(text: string): void;
+  typing(): void;
+  openRename(): void;
+  closeRename(): void;
+  rename(name: string): void;
+  retryMessage(id: string): void;
+  discardMessage(id: string): void;
+  retryConnection(): void;
+  setLang(lang: Lang): void;
+}
+
+export interface View {
+  render(state: State): void;
+}
+
+type Row =
+  | { readonly kind: "item"; readonly key: string; readonly item: Item }
+  | {
+    readonly kind: "pending";
+    readonly key: string;
+    readonly entry: OutboxEntry;
+  };
+
+interface Rendered {
+  readonly el: HTMLElement;
+  data: Item | OutboxEntry;
+}
+
+/** Close enough to the bottom that new messages should scroll into view. */
+const STICK_TO_BOTTOM_PX = 80;
+const AVATAR_HUES = 8;
+
+function byId<T extends HTMLElement>(
+  doc: Document,
+  id: string,
+  type: new () => T,
+): T {
+  const el = doc.getElementById(id);
+  if (!(el instanceof type)) {
+    throw new TypeError(`Element "#${id}" is missing from index.html`);
+  }
+  return el;
+}
+
+/** Wires the page's controls to `handlers` and returns the renderer. */
+export function createView(doc: Document, handlers: ViewHandlers): View {
+  const root = doc.documentElement;
+  const roomName = byId(doc, "room-name", HTMLElement);
+  const status = byId(doc, "status", HTMLElement);
+  const retryButton = byId(doc, "retry-button", HTMLButtonElement);
+  const onlineCount = byId(doc, "online-count", HTMLElement);
+  const langSelect = byId(doc, "lang-select", HTMLSelectElement);
+  const renameButton = byId(doc, "rename-button", HTMLButtonElement);
+  const membersToggle = byId(doc, "members-toggle", HTMLButtonElement);
+  const members = byId(doc, "members", HTMLElement);
+  const memberList = byId(doc, "member-list", HTMLUListElement);
+  const list = byId(doc, "messages", HTMLElement);
+  const typing = byId(doc, "typing", HTMLElement);
+  const composer = byId(doc, "composer", HTMLFormElement);
+  const input = byId(doc, "composer-input", HTMLTextAreaElement);
+  const dialog = byId(doc, "rename-dialog", HTMLDialogElement);
+  const renameForm = byId(doc, "rename-form", HTMLFormElement);
+  const renameInput = byId(doc, "rename-input", HTMLInputElement);
+  const renameError = byId(doc, "rename-error", HTMLElement);
+  const renameCancel = byId(doc, "rename-cancel", HTMLButtonElement);
+
+  // --- Controls -----------------------------------------------------------
+
+  function submitComposer(): void {
+    const text = input.value;
+    if (text.trim() === "") return;
+    handlers.send(text);
+    input.value = "";
+    input.focus();
+  }
+
+  composer.addEventListener("submit", (event) => {
+    event.preventDefault();
+    submitComposer();
+  });
+  input.addEventListener("keydown", (event) => {
+    // isComposing: Enter also confirms an IME candidate.
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      submitComposer();
+    }
+  });
+  input.addEventListener("input", () => {
+    if (input.value.trim() !== "") handlers.typing();
+  });
+
+  langSelect.addEventListener("change", () => {
+    if (isLang(langSelect.value)) handlers.setLang(langSelect.value);
+  });
+  retryButton.addEventListener("click", () => handlers.retryConnection());
+  renameButton.addEventListener("click", () => handlers.openRename());
+  renameCancel.addEventListener("click", () => handlers.closeRename());
+  renameForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    handlers.rename(renameInput.value);
+  });
+  // Escape closes the dialog natively; keep the state and focus in step.
+  dialog.addEventListener("close", () => {
+    handlers.closeRename();
+    input.focus();
+  });
+
+  function setMembersOpen(open: boolean): void {
+    members.classList.toggle("open", open);
+    membersToggle.setAttribute("aria-expanded", String(open));
+  }
+  membersToggle.addEventListener("click", () => {
+    setMembersOpen(!members.classList.contains("open"));
+  });
+  members.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && members.classList.contains("open")) {
+      setMembersOpen(false);
+      membersToggle.focus();
+    }
+  });
+
+  list.addEventListener("click", (event) => {
+    const target = event.target;
+    if (!(target instanceof Element)) return;
+    const button = target.closest("button");
+    const id = button?.closest<HTMLElement>(".msg")?.dataset["clientId"];
+    if (!button || id === undefined) return;
+    if (button.classList.contains("retry")) handlers.retryMessage(id);
+    if (button.classList.contains("discard")) handlers.discardMessage(id);
+  });
+
+  // --- Rendering ----------------------------------------------------------
+
+  const nodes = new Map<string, Rendered>();
+  const timeFormats = new Map<Lang, Intl.DateTimeFormat>();
+  let prev: State | undefined;
+
+  function timeFormat(lang: Lang): Intl.DateTimeFormat {
+    let format = timeFormats.get(lang);
+    if (!format) {
+      format = new Intl.DateTimeFormat(lang, {
+        hour: "2-digit",
+        minute: "2-digit",
+      });
+      timeFormats.set(lang, format);
+    }
+    return format;
+  }
+
+  function el<K extends keyof HTMLElementTagNameMap>(
+    tag: K,
+    className?: string,
+    text?: string,
+  ): HTMLElementTagNameMap[K] {
+    const node = doc.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  function translateStatic(lang: Lang): void {
+    root.lang = lang;
+    langSelect.value = lang;
+    for (const node of doc.querySelectorAll<HTMLElement>("[data-i18n]")) {
+      const key = node.dataset["i18n"];
+      if (isKey(key)) node.textContent = t(lang, key);
+    }
+    for (
+      const node of doc.querySelectorAll<HTMLElement>("[data-i18n-placeholder]")
+    ) {
+      const key = node.dataset["i18nPlaceholder"];
+      if (isKey(key)) node.setAttribute("placeholder", t(lang, key));
+    }
+    for (
+      const node of doc.querySelectorAll<HTMLElement>("[data-i18n-aria-label]")
+    ) {
+      const key = node.dataset["i18nAriaLabel"];
+      if (isKey(key)) node.setAttribute("aria-label", t(lang, key));
+    }
+  }
+
+  function renderStatus(state: State): void {
+    const { lang, connection } = state;
+    root.dataset["connection"] = connection.phase;
+    status.dataset["phase"] = connection.phase;
+    root.dataset["phase"] = connection.phase;
+    let text: string;
+    switch (connection.phase) {
+      case "connecting":
+        text = t(lang, "statusConnecting");
+        break;
+      case "open":
+        text = t(lang, "statusConnected");
+        break;
+      case "reconnecting": {
+        const seconds = Math.max(
+          1,
+          Math.ceil((connection.retryAt - state.now) / 1000),
+        );
+        const countdown = t(lang, "statusReconnectingIn", { s: seconds });
+        text = connection.unreachable
+          ? `${t(lang, "statusUnreachable")} ${countdown}`
+          : countdown;
+        break;
+      }
+      case "closed":
+        text = connection.reason === "replaced"
+          ? t(lang, "statusReplaced")
+          : t(lang, "statusStopped");
+        break;
+    }
+    status.textContent = text;
+    retryButton.hidden = connection.phase !== "reconnecting" &&
+      connection.phase !== "closed";
+  }
+
+  function renderMembers(state: State): void {
+    const you = state.you?.id;
+    onlineCount.textContent = t(state.lang, "onlineCount", {
+      n: state.members.length,
+    });
+    memberList.replaceChildren(
+      ...sortedMembers(state).map((member) => {
+        const li = el("li", member.id === you ? "member self" : "member");
+        li.append(avatar(member.id, member.name));
+        li.append(el("bdi", "member-name", member.name));
+        if (member.id === you) {
+          li.append(" ", el("span", "you-tag", t(state.lang, "you")));
+        }
+        return li;
+      }),
+    );
+  }
+
+  function avatar(id: string, name: string): HTMLElement {
+    const initial = Array.from(name.trim())[0]?.toUpperCase() ?? "?";
+    const node = el("span", `avatar hue-${hash(id) % AVATAR_HUES}`, initial);
+    node.setAttribute("aria-hidden", "true");
+    return node;
+  }
+
+  function fillChat(node: HTMLElement, item: ChatItem, lang: Lang): void {
+    const { message, own } = item;
+    node.className = own ? "msg own" : "msg";
+    node.dataset["seq"] = String(message.seq);
+    if (own) node.dataset["clientId"] = message.clientId;
+    else delete node.dataset["clientId"];
+    const body = el("div", "body");
+    body.append(
+      meta(message.from.name, message.time, lang, item.sent ? "sent" : null),
+      textNode(message.text),
+    );
+    node.replaceChildren(avatar(message.from.id, message.from.name), body);
+  }
+
+  function fillPending(
+    node: HTMLElement,
+    entry: OutboxEntry,
+    state: State,
+  ): void {
+    const { lang } = state;
+    const failed = entry.status === "failed";
+    node.className = failed ? "msg own failed" : "msg own pending";
+    delete node.dataset["seq"];
+    node.dataset["clientId"] = entry.id;
+    const name = state.you?.name ?? "";
+    const body = el("div", "body");
+    body.append(
+      meta(name, entry.createdAt, lang, failed ? null : "sending"),
+      textNode(entry.text),
+    );
+    if (failed) {
+      const row = el("div", "failure");
+      row.append(el("span", "delivery", t(lang, "failed")), " ");
+      const retry = el("button", "retry link-button", t(lang, "retry"));
+      retry.type = "button";
+      retry.setAttribute("aria-label", t(lang, "retryLabel"));
+      const discard = el("button", "discard link-button", t(lang, "discard"));
+      discard.type = "button";
+      discard.setAttribute("aria-label", t(lang, "discardLabel"));
+      row.append(retry, " · ", discard);
+      if (entry.error) {
+        row.append(el("span", "reason", errorText(lang, entry.error, "")));
+      }
+      body.append(row);
+    }
+    node.replaceChildren(avatar(state.you?.id ?? "", name), body);
+  }
+
+  function meta(
+    name: string,
+    time: number,
+    lang: Lang,
+    delivery: "sent" | "sending" | null,
+  ): HTMLElement {
+    const row = el("div", "meta");
+    const when = new Date(time);
+    const stamp = el("time", undefined, timeFormat(lang).format(when));
+    stamp.dateTime = when.toISOString();
+    stamp.title = when.toLocaleString(lang);
+    row.append(el("bdi", "author", name), " ", stamp);
+    if (delivery) {
+      row.append(" ", el("span", `delivery ${delivery}`, t(lang, delivery)));
+    }
+    return row;
+  }
+
+  function textNode(text: string): HTMLElement {
+    const node = el("div", "text", text);
+    node.dir = "auto";
+    return node;
+  }
+
+  function fillNotice(node: HTMLElement, item: NoticeItem, lang: Lang): void {
+    const notice = item.notice;
+    delete node.dataset["seq"];
+    delete node.dataset["clientId"];
+    let text: string;
+    let className = "system";
+    switch (notice.type) {
+      case "joined":
+        text = t(lang, "joined", { name: notice.name });
+        break;
+      case "left":
+        text = t(lang, "left", { name: notice.name });
+        break;
+      case "renamed":
+        text = t(lang, "renamed", { from: notice.from, to: notice.to });
+        break;
+      case "error":
+        text = errorText(lang, notice.code, notice.message);
+        className = "system error";
+        break;
+      case "gap":
+        text = t(lang, "gapMarker");
+        className = "system gap-marker";
+        break;
+    }
+    node.className = className;
+    const span = el("span", "text", text);
+    span.dir = "auto";
+    node.replaceChildren(span);
+  }
+
+  function fill(node: HTMLElement, row: Row, state: State): void {
+    if (row.kind === "pending") fillPending(node, row.entry, state);
+    else if (row.item.kind === "chat") fillChat(node, row.item, state.lang);
+    else fillNotice(node, row.item, state.lang);
+  }
+
+  function renderList(
+    state: State,
+    rebuild: boolean,
+    youChanged: boolean,
+  ): void {
+    const nearBottom = list.scrollHeight - list.scrollTop - list.clientHeight <
+      STICK_TO_BOTTOM_PX;
+    if (rebuild) {
+      nodes.clear();
+      list.replaceChildren();
+    }
+    const rows: Row[] = state.items.map((item) => ({
+      kind: "item",
+      key: item.key,
+      item,
+    }));
+    let addedOwn = false;
+    for (const entry of pendingEntries(state)) {
+      const key = ownKey(entry.id);
+      if (!nodes.has(key)) addedOwn = true;
+      rows.push({ kind: "pending", key, entry });
+    }
+    // Remove first, so dropping the oldest message moves no other node.
+    const keys = new Set(rows.map((r) => r.key));
+    for (const [key, rendered] of nodes) {
+      if (!keys.has(key)) {
+        rendered.el.remove();
+        nodes.delete(key);
+      }
+    }
+    let cursor = list.firstElementChild;
+    for (const row of rows) {
+      const data = row.kind === "item" ? row.item : row.entry;
+      let rendered = nodes.get(row.key);
+      if (!rendered) {
+        rendered = { el: el("div"), data };
+        fill(rendered.el, row, state);
+        nodes.set(row.key, rendered);
+      } else if (
+        rendered.data !== data || (row.kind === "pending" && youChanged)
+      ) {
+        rendered.data = data;
+        fill(rendered.el, row, state);
+      }
+      if (rendered.el === cursor) cursor = cursor.nextElementSibling;
+      else list.insertBefore(rendered.el, cursor);
+    }
+    if (nearBottom || addedOwn) list.scrollTop = list.scrollHeight;
+  }
+
+  function renderTyping(state: State): void {
+    const names = state.typing.map((entry) => entry.name);
+    const [a, b] = names;
+    let text = "";
+    if (names.length === 1 && a !== undefined) {
+      text = t(state.lang, "typingOne", { name: a });
+    } else if (names.length === 2 && a !== undefined && b !== undefined) {
+      text = t(state.lang, "typingTwo", { a, b });
+    } else if (names.length > 2) {
+      text = t(state.lang, "typingMany");
+    }
+    typing.textContent = text;
+  }
+
+  function renderRename(state: State, langChanged: boolean): void {
+    const { rename } = state;
+    if (rename.open && !dialog.open) {
+      renameInput.value = state.you?.name ?? "";
+      dialog.showModal();
+      renameInput.select();
+    } else if (!rename.open && dialog.open) {
+      dialog.close();
+      input.focus();
+    }
+    if (rename.error === undefined) {
+      renameError.hidden = true;
+      renameError.textContent = "";
+    } else if (langChanged || rename !== prev?.rename) {
+      renameError.hidden = false;
+      renameError.textContent = rename.error === "not_connected"
+        ? t(state.lang, "notConnected")
+        : errorText(state.lang, rename.error, rename.error);
+    }
+  }
+
+  function render(state: State): void {
+    const langChanged = state.lang !== prev?.lang;
+    if (langChanged) translateStatic(state.lang);
+    if (
+      langChanged || state.connection !== prev?.connection ||
+      (state.now !== prev.now && state.connection.phase === "reconnecting")
+    ) {
+      renderStatus(state);
+    }
+    if (state.room !== prev?.room) roomName.textContent = state.room;
+    if (
+      langChanged || state.members !== prev?.members || state.you !== prev.you
+    ) {
+      renderMembers(state);
+    }
+    if (
+      langChanged || state.items !== prev?.items ||
+      state.outbox !== prev.outbox || state.you !== prev.you
+    ) {
+      renderList(state, langChanged, state.you !== prev?.you);
+    }
+    if (langChanged || state.typing !== prev?.typing) renderTyping(state);
+    if (
+      langChanged || state.rename !== prev?.rename || state.you !== prev.you
+    ) {
+      renderRename(state, langChanged);
+    }
+    if (state.you && state.you.id !== root.dataset["you"]) {
+      root.dataset["you"] = state.you.id;
+    }
+    doc.title = documentTitle(state.lang, state.room, state.unread);
+    prev = state;
+  }
+
+  return { render };
+}
+
+function isKey(key: string | undefined): key is MessageKey {
+  return key !== undefined && isMessageKey(key);
+}
+
+/** A small, stable string hash for picking avatar colours. */
+function hash(text: string): number {
+  let h = 0;
+  for (let i = 0; i < text.length; i++) {
+    h = (h * 31 + text.charCodeAt(i)) >>> 0;
+  }
+  return h;
+}

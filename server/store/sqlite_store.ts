@@ -1,0 +1,536 @@
+/**
+ * Durable store on Deno's built-in `node:sqlite`: one file, WAL mode, group
+ * commits. Appends queue in memory and are written in one transaction per
+ * event-loop turn, so "acked" means "committed" without paying one
+ * transaction per message.
+ *
+ * The database is opened with an exclusive lock: a second server on the same
+ * file fails at startup instead of corrupting the sequence numbers.
+ */
+
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import type { ChatMessage } from "../../protocol/messages.ts";
+import { DEFAULT_RETENTION } from "./memory_store.ts";
+import type { ChatStore, RoomLog, SessionRecord } from "./store.ts";
+
+/** The schema this code writes. Older databases are migrated forward. */
+export const SCHEMA_VERSION = 1;
+
+/** Migration N brings a database from user_version N-1 to N. */
+const MIGRATIONS: string[] = [
+  "", // version 0: empty database
+  `
+  CREATE TABLE rooms (
+    name TEXT PRIMARY KEY,
+    epoch TEXT NOT NULL,
+    last_seq INTEGER NOT NULL
+  ) STRICT;
+  CREATE TABLE messages (
+    room TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    time INTEGER NOT NULL,
+    author_id TEXT NOT NULL,
+    author_name TEXT NOT NULL,
+    client_id TEXT NOT NULL,
+    text TEXT NOT NULL,
+    PRIMARY KEY (room, seq)
+  ) STRICT, WITHOUT ROWID;
+  CREATE UNIQUE INDEX messages_dedupe ON messages (room, author_id, client_id);
+  CREATE TABLE sessions (
+    token_hash TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    room TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX sessions_room ON sessions (room);
+  `,
+];
+
+/** Why the store refused to open; the message is one line for the user. */
+export class StoreError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "StoreError";
+  }
+}
+
+export type SyncMode = "normal" | "full";
+
+export interface SqliteStoreOptions {
+  path: string;
+  /** NORMAL survives a process crash; FULL survives power loss too. */
+  sync?: SyncMode;
+  /** Messages kept per room; older ones are pruned in small steps. */
+  retention?: number;
+  newEpoch?: () => string;
+  /** Defers the group commit; tests may pass their own. */
+  schedule?: (flush: () => void) => void;
+}
+
+/** Rows deleted per flush when pruning, so no single flush blocks for long. */
+const PRUNE_CHUNK = 500;
+/** Recent committed messages kept in memory per room for joins and resumes. */
+const RECENT_CACHE = 1_000;
+
+function toMessage(row: Record<string, unknown>): ChatMessage {
+  return {
+    seq: Number(row["seq"]),
+    time: Number(row["time"]),
+    from: { id: String(row["author_id"]), name: String(row["author_name"]) },
+    clientId: String(row["client_id"]),
+    text: String(row["text"]),
+  };
+}
+
+interface PendingAppend {
+  log: SqliteRoomLog;
+  message: ChatMessage;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+type SessionWrite =
+  | { kind: "put"; record: SessionRecord }
+  | { kind: "delete"; tokenHash: string };
+
+class SqliteRoomLog implements RoomLog {
+  readonly room: string;
+  readonly epoch: string;
+  #lastSeq: number;
+  /** Highest seq known to be in the database. */
+  committedSeq: number;
+  /** Committed messages, newest last, at most RECENT_CACHE. */
+  #recent: ChatMessage[];
+  #store: SqliteStore;
+
+  constructor(
+    store: SqliteStore,
+    room: string,
+    epoch: string,
+    lastSeq: number,
+    recent: ChatMessage[],
+  ) {
+    this.#store = store;
+    this.room = room;
+    this.epoch = epoch;
+    this.#lastSeq = lastSeq;
+    this.committedSeq = lastSeq;
+    this.#recent = recent;
+  }
+
+  get lastSeq(): number {
+    return this.#lastSeq;
+  }
+
+  append(message: ChatMessage): Promise<void> {
+    if (message.seq !== this.#lastSeq + 1) {
+      return Promise.reject(
+        new RangeError(`Expected seq ${this.#lastSeq + 1}, got ${message.seq}`),
+      );
+    }
+    this.#lastSeq = message.seq;
+    return this.#store.enqueue(this, message);
+  }
+
+  /** Called by the store once `messages` are durable. */
+  committed(messages: ChatMessage[]): void {
+    for (const message of messages) this.#recent.push(message);
+    const last = messages.at(-1);
+    if (last) this.committedSeq = last.seq;
+    if (this.#recent.length > RECENT_CACHE * 2) {
+      this.#recent = this.#recent.slice(-RECENT_CACHE);
+    }
+  }
+
+  recent(limit: number): ChatMessage[] {
+    if (limit <= this.#recent.length) return this.#recent.slice(-limit);
+    return this.#store.readRecent(this.room, limit);
+  }
+
+  since(afterSeq: number, limit: number): ChatMessage[] | null {
+    if (afterSeq > this.committedSeq) return null;
+    if (this.committedSeq - afterSeq > limit) return null;
+    if (afterSeq === this.committedSeq) return [];
+    const oldestCached = this.#recent[0];
+    const messages = oldestCached && oldestCached.seq <= afterSeq + 1
+      ? this.#recent.slice(afterSeq + 1 - oldestCached.seq)
+      : this.#store.readSince(this.room, afterSeq, limit);
+    // A pruned or missing first message means the gap cannot be filled.
+    return messages[0]?.seq === afterSeq + 1 ? messages : null;
+  }
+
+  findByClientId(authorId: string, clientId: string): ChatMessage | undefined {
+    return this.#store.readByClientId(this.room, authorId, clientId);
+  }
+}
+
+/** Translates SQLite's errors at open time into one clear sentence. */
+function explainOpenError(path: string, error: unknown): StoreError {
+  const text = error instanceof Error ? error.message : String(error);
+  if (error instanceof Deno.errors.NotCapable) {
+    return new StoreError(
+      `not allowed to use "${path}": grant it with --allow-read and --allow-write, or use the default --data directory`,
+      { cause: error },
+    );
+  }
+  if (/database is locked|busy/i.test(text)) {
+    return new StoreError(
+      `the database "${path}" is locked: another chat server is probably using it. Stop it, or pick another --data directory.`,
+      { cause: error },
+    );
+  }
+  if (/not a database/i.test(text)) {
+    return new StoreError(
+      `"${path}" is not a chat database (not SQLite). It was left untouched; move it away or pick another --data directory.`,
+      { cause: error },
+    );
+  }
+  if (/malformed|corrupt/i.test(text)) {
+    return new StoreError(
+      `the database "${path}" is corrupted (${text}). It was left untouched; restore a backup or move it away to start afresh.`,
+      { cause: error },
+    );
+  }
+  if (/unable to open|readonly|read-only|permission/i.test(text)) {
+    return new StoreError(
+      `cannot open the database "${path}" for writing (${text}). Check that the directory exists and is writable.`,
+      { cause: error },
+    );
+  }
+  return new StoreError(`cannot open the database "${path}": ${text}`, {
+    cause: error,
+  });
+}
+
+export class SqliteStore implements ChatStore {
+  readonly path: string;
+  #db: DatabaseSync;
+  #retention: number;
+  #newEpoch: () => string;
+  #schedule: (flush: () => void) => void;
+  #rooms = new Map<string, SqliteRoomLog>();
+  #appends: PendingAppend[] = [];
+  #sessionWrites: SessionWrite[] = [];
+  #flushScheduled = false;
+  #idleWaiters: (() => void)[] = [];
+  #closed = false;
+  #statements: {
+    insertMessage: StatementSync;
+    updateRoom: StatementSync;
+    insertRoom: StatementSync;
+    selectRoom: StatementSync;
+    selectRecent: StatementSync;
+    selectSince: StatementSync;
+    selectByClientId: StatementSync;
+    putSession: StatementSync;
+    deleteSession: StatementSync;
+    selectSession: StatementSync;
+    selectRoomSessions: StatementSync;
+    pruneMessages: StatementSync;
+  };
+
+  /** Opens or creates the database; throws `StoreError` with a clear line. */
+  constructor(options: SqliteStoreOptions) {
+    this.path = options.path;
+    this.#retention = options.retention ?? DEFAULT_RETENTION;
+    this.#newEpoch = options.newEpoch ?? (() => crypto.randomUUID());
+    this.#schedule = options.schedule ?? ((flush) => setTimeout(flush, 0));
+    let db: DatabaseSync | undefined;
+    try {
+      db = new DatabaseSync(options.path);
+      // Fail at once rather than wait when another process holds the lock.
+      db.exec("PRAGMA busy_timeout = 0");
+      db.exec("PRAGMA locking_mode = EXCLUSIVE");
+      const mode = db.prepare("PRAGMA journal_mode = WAL").get();
+      if (mode?.["journal_mode"] !== "wal") {
+        throw new StoreError(`cannot switch "${options.path}" to WAL mode`);
+      }
+      db.exec(
+        `PRAGMA synchronous = ${options.sync === "full" ? "FULL" : "NORMAL"}`,
+      );
+      this.#migrate(db);
+    } catch (error) {
+      db?.close();
+      if (error instanceof StoreError) throw error;
+      throw explainOpenError(options.path, error);
+    }
+    this.#db = db;
+    this.#statements = {
+      insertMessage: db.prepare(
+        "INSERT INTO messages (room, seq, time, author_id, author_name, client_id, text) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      ),
+      updateRoom: db.prepare("UPDATE rooms SET last_seq = ? WHERE name = ?"),
+      insertRoom: db.prepare(
+        "INSERT INTO rooms (name, epoch, last_seq) VALUES (?, ?, 0)",
+      ),
+      selectRoom: db.prepare(
+        "SELECT epoch, last_seq FROM rooms WHERE name = ?",
+      ),
+      selectRecent: db.prepare(
+        "SELECT * FROM (SELECT seq, time, author_id, author_name, client_id, text FROM messages WHERE room = ? ORDER BY seq DESC LIMIT ?) ORDER BY seq",
+      ),
+      selectSince: db.prepare(
+        "SELECT seq, time, author_id, author_name, client_id, text FROM messages WHERE room = ? AND seq > ? ORDER BY seq LIMIT ?",
+      ),
+      selectByClientId: db.prepare(
+        "SELECT seq, time, author_id, author_name, client_id, text FROM messages WHERE room = ? AND author_id = ? AND client_id = ?",
+      ),
+      putSession: db.prepare(
+        "INSERT OR REPLACE INTO sessions (token_hash, user_id, name, room, expires_at) VALUES (?, ?, ?, ?, ?)",
+      ),
+      deleteSession: db.prepare("DELETE FROM sessions WHERE token_hash = ?"),
+      selectSession: db.prepare(
+        "SELECT token_hash, user_id, name, room, expires_at FROM sessions WHERE token_hash = ?",
+      ),
+      selectRoomSessions: db.prepare(
+        "SELECT token_hash, user_id, name, room, expires_at FROM sessions WHERE room = ?",
+      ),
+      pruneMessages: db.prepare(
+        "DELETE FROM messages WHERE room = ? AND seq > ? AND seq <= ?",
+      ),
+    };
+  }
+
+  #migrate(db: DatabaseSync): void {
+    // Reading the header also detects non-SQLite files and a foreign lock.
+    const row = db.prepare("PRAGMA user_version").get();
+    const version = Number(row?.["user_version"] ?? 0);
+    if (version > SCHEMA_VERSION) {
+      throw new StoreError(
+        `the database "${this.path}" was written by a newer version of the chat (schema ${version}; this one knows ${SCHEMA_VERSION}). It was left untouched; upgrade the chat or use another --data directory.`,
+      );
+    }
+    if (version === 0) {
+      // A non-empty database without our version is someone else's file.
+      const tables = db.prepare(
+        "SELECT count(*) AS n FROM sqlite_schema WHERE type = 'table'",
+      ).get();
+      if (Number(tables?.["n"] ?? 0) > 0) {
+        throw new StoreError(
+          `"${this.path}" is a SQLite database but not a chat database. It was left untouched; pick another --data directory.`,
+        );
+      }
+    }
+    if (version > 0) {
+      const check = db.prepare("PRAGMA quick_check").get();
+      if (check?.["quick_check"] !== "ok") {
+        throw new StoreError(
+          `the database "${this.path}" is corrupted (${
+            String(check?.["quick_check"])
+          }). It was left untouched; restore a backup or move it away to start afresh.`,
+        );
+      }
+    }
+    for (let next = version + 1; next <= SCHEMA_VERSION; next++) {
+      db.exec("BEGIN IMMEDIATE");
+      try {
+        db.exec(MIGRATIONS[next] ?? "");
+        db.exec(`PRAGMA user_version = ${next}`);
+        db.exec("COMMIT");
+      } catch (error) {
+        db.exec("ROLLBACK");
+        throw error;
+      }
+    }
+  }
+
+  openRoom(room: string): RoomLog {
+    const existing = this.#rooms.get(room);
+    if (existing) return existing;
+    let row = this.#statements.selectRoom.get(room);
+    if (!row) {
+      this.#statements.insertRoom.run(room, this.#newEpoch());
+      row = this.#statements.selectRoom.get(room);
+    }
+    const log = new SqliteRoomLog(
+      this,
+      room,
+      String(row?.["epoch"]),
+      Number(row?.["last_seq"] ?? 0),
+      this.readRecent(room, RECENT_CACHE),
+    );
+    this.#rooms.set(room, log);
+    return log;
+  }
+
+  enqueue(log: SqliteRoomLog, message: ChatMessage): Promise<void> {
+    if (this.#closed) {
+      return Promise.reject(new StoreError("The store is closed"));
+    }
+    return new Promise((resolve, reject) => {
+      this.#appends.push({ log, message, resolve, reject });
+      this.#requestFlush();
+    });
+  }
+
+  #requestFlush(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    this.#schedule(() => this.#flush());
+  }
+
+  /** Writes everything queued in one transaction, then settles the promises. */
+  #flush(): void {
+    this.#flushScheduled = false;
+    const appends = this.#appends;
+    const sessionWrites = this.#sessionWrites;
+    this.#appends = [];
+    this.#sessionWrites = [];
+    if (appends.length > 0 || sessionWrites.length > 0) {
+      const s = this.#statements;
+      const lastSeqs = new Map<SqliteRoomLog, number>();
+      try {
+        this.#db.exec("BEGIN");
+        for (const { log, message } of appends) {
+          s.insertMessage.run(
+            log.room,
+            message.seq,
+            message.time,
+            message.from.id,
+            message.from.name,
+            message.clientId,
+            message.text,
+          );
+          lastSeqs.set(log, message.seq);
+        }
+        for (const [log, seq] of lastSeqs) s.updateRoom.run(seq, log.room);
+        for (const write of sessionWrites) {
+          if (write.kind === "put") {
+            const r = write.record;
+            s.putSession.run(
+              r.tokenHash,
+              r.userId,
+              r.name,
+              r.room,
+              r.expiresAt,
+            );
+          } else {
+            s.deleteSession.run(write.tokenHash);
+          }
+        }
+        this.#db.exec("COMMIT");
+      } catch (error) {
+        try {
+          this.#db.exec("ROLLBACK");
+        } catch {
+          // The failed COMMIT may have rolled back already.
+        }
+        for (const append of appends) append.reject(error);
+        this.#wakeIdle();
+        return;
+      }
+      const byLog = new Map<SqliteRoomLog, ChatMessage[]>();
+      for (const { log, message } of appends) {
+        const list = byLog.get(log) ?? [];
+        list.push(message);
+        byLog.set(log, list);
+      }
+      for (const [log, messages] of byLog) log.committed(messages);
+      for (const append of appends) append.resolve();
+      for (const log of lastSeqs.keys()) this.#prune(log);
+    }
+    this.#wakeIdle();
+  }
+
+  /** Deletes at most PRUNE_CHUNK messages beyond the retention limit. */
+  #prune(log: SqliteRoomLog): void {
+    const keepFrom = log.committedSeq - this.#retention;
+    if (keepFrom <= 0) return;
+    // Seqs are dense, so a seq range bounds the work of one DELETE.
+    this.#statements.pruneMessages.run(
+      log.room,
+      keepFrom - PRUNE_CHUNK,
+      keepFrom,
+    );
+  }
+
+  #wakeIdle(): void {
+    if (this.#flushScheduled) return;
+    for (const wake of this.#idleWaiters.splice(0)) wake();
+  }
+
+  /** Commits queued writes now, synchronously; used before reads. */
+  #flushNow(): void {
+    if (this.#appends.length > 0 || this.#sessionWrites.length > 0) {
+      this.#flush();
+    }
+  }
+
+  readRecent(room: string, limit: number): ChatMessage[] {
+    return this.#statements.selectRecent.all(room, limit).map(toMessage);
+  }
+
+  readSince(room: string, afterSeq: number, limit: number): ChatMessage[] {
+    return this.#statements.selectSince.all(room, afterSeq, limit).map(
+      toMessage,
+    );
+  }
+
+  readByClientId(
+    room: string,
+    authorId: string,
+    clientId: string,
+  ): ChatMessage | undefined {
+    const row = this.#statements.selectByClientId.get(
+      room,
+      authorId,
+      clientId,
+    );
+    return row ? toMessage(row) : undefined;
+  }
+
+  getSession(tokenHash: string): SessionRecord | undefined {
+    this.#flushNow();
+    const row = this.#statements.selectSession.get(tokenHash);
+    return row ? toSession(row) : undefined;
+  }
+
+  sessionsInRoom(room: string): SessionRecord[] {
+    this.#flushNow();
+    return this.#statements.selectRoomSessions.all(room).map(toSession);
+  }
+
+  putSession(record: SessionRecord): void {
+    this.#sessionWrites.push({ kind: "put", record: { ...record } });
+    this.#requestFlush();
+  }
+
+  deleteSession(tokenHash: string): void {
+    this.#sessionWrites.push({ kind: "delete", tokenHash });
+    this.#requestFlush();
+  }
+
+  flush(): Promise<void> {
+    if (!this.#flushScheduled) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  /** Commits what is queued, checkpoints the WAL and closes the file. */
+  close(): void {
+    if (this.#closed) return;
+    this.#flushNow();
+    this.#closed = true;
+    try {
+      this.#db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    } finally {
+      this.#db.close();
+    }
+  }
+
+  /** `PRAGMA integrity_check`, for tests and operators. */
+  integrityCheck(): string {
+    const row = this.#db.prepare("PRAGMA integrity_check").get();
+    return String(row?.["integrity_check"]);
+  }
+}
+
+function toSession(row: Record<string, unknown>): SessionRecord {
+  return {
+    tokenHash: String(row["token_hash"]),
+    userId: String(row["user_id"]),
+    name: String(row["name"]),
+    room: String(row["room"]),
+    expiresAt: Number(row["expires_at"]),
+  };
+}
