@@ -7,8 +7,8 @@
  */
 
 import {
-  CLOSE_CODES,
   type ClientMessage,
+  CLOSE_CODES,
   type HelloMessage,
   parseServerMessage,
   type ServerMessage,
@@ -198,7 +198,7 @@ export class Connection {
       case "close":
         this.#onClose(event);
         break;
-      // "error" is always followed by "close", which does the work.
+        // "error" is always followed by "close", which does the work.
     }
   }
 

@@ -191,7 +191,11 @@ export function errorText(
 }
 
 /** "(3) #main — Chat" while there are unread messages, else "#main — Chat". */
-export function documentTitle(lang: Lang, room: string, unread: number): string {
+export function documentTitle(
+  lang: Lang,
+  room: string,
+  unread: number,
+): string {
   const base = `#${room} — ${t(lang, "appName")}`;
   return unread > 0 ? `(${unread}) ${base}` : base;
 }

@@ -197,7 +197,9 @@ function main(): void {
   }
 
   const connection = new Connection({
-    url: `${location.protocol === "https:" ? "wss:" : "ws:"}//${location.host}/ws`,
+    url: `${
+      location.protocol === "https:" ? "wss:" : "ws:"
+    }//${location.host}/ws`,
     hello() {
       const hello: HelloMessage = { type: "hello", room };
       if (resumeToken !== undefined) hello.resumeToken = resumeToken;

@@ -227,17 +227,24 @@ function reduceServer(
       const existing = state.items.find((i) => i.key === key);
       let items = state.items;
       if (existing?.kind === "chat") {
-        items = items.map((i) => i === existing ? { ...existing, sent: true } : i);
+        items = items.map((i) =>
+          i === existing ? { ...existing, sent: true } : i
+        );
       } else {
         const entry = state.outbox.find((e) => e.id === message.id);
         if (entry === undefined || state.you === undefined) return state;
-        items = addChat(items, {
-          seq: message.seq,
-          time: message.time,
-          from: state.you,
-          clientId: entry.id,
-          text: entry.text,
-        }, state.you.id, true);
+        items = addChat(
+          items,
+          {
+            seq: message.seq,
+            time: message.time,
+            from: state.you,
+            clientId: entry.id,
+            text: entry.text,
+          },
+          state.you.id,
+          true,
+        );
       }
       return {
         ...state,

@@ -59,7 +59,9 @@ async function hashInputs(): Promise<string> {
 async function existingHash(): Promise<string | undefined> {
   try {
     const text = await Deno.readTextFile(OUTPUT);
-    return /export const ASSETS_HASH(?:: string)? = "([0-9a-f]{64})";/.exec(text)?.[1];
+    return /export const ASSETS_HASH(?:: string)? = "([0-9a-f]{64})";/.exec(
+      text,
+    )?.[1];
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return undefined;
     throw error;

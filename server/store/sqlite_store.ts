@@ -165,9 +165,14 @@ class SqliteRoomLog implements RoomLog {
   }
 }
 
+/** SQLite's diagnostics can span lines; the user gets one. */
+function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, "; ").trim();
+}
+
 /** Translates SQLite's errors at open time into one clear sentence. */
 function explainOpenError(path: string, error: unknown): StoreError {
-  const text = error instanceof Error ? error.message : String(error);
+  const text = oneLine(error instanceof Error ? error.message : String(error));
   if (error instanceof Deno.errors.NotCapable) {
     return new StoreError(
       `not allowed to use "${path}": grant it with --allow-read and --allow-write, or use the default --data directory`,
@@ -241,6 +246,9 @@ export class SqliteStore implements ChatStore {
       db = new DatabaseSync(options.path);
       // Fail at once rather than wait when another process holds the lock.
       db.exec("PRAGMA busy_timeout = 0");
+      // Only read until the file is known to be ours: switching to WAL
+      // rewrites the header, and a refused file must stay byte-for-byte.
+      const version = this.#checkFile(db);
       db.exec("PRAGMA locking_mode = EXCLUSIVE");
       const mode = db.prepare("PRAGMA journal_mode = WAL").get();
       if (mode?.["journal_mode"] !== "wal") {
@@ -249,7 +257,7 @@ export class SqliteStore implements ChatStore {
       db.exec(
         `PRAGMA synchronous = ${options.sync === "full" ? "FULL" : "NORMAL"}`,
       );
-      this.#migrate(db);
+      this.#migrate(db, version);
     } catch (error) {
       db?.close();
       if (error instanceof StoreError) throw error;
@@ -292,7 +300,11 @@ export class SqliteStore implements ChatStore {
     };
   }
 
-  #migrate(db: DatabaseSync): void {
+  /**
+   * Refuses files that are not ours, are newer, or are damaged, without
+   * writing to them. Returns the schema version found.
+   */
+  #checkFile(db: DatabaseSync): number {
     // Reading the header also detects non-SQLite files and a foreign lock.
     const row = db.prepare("PRAGMA user_version").get();
     const version = Number(row?.["user_version"] ?? 0);
@@ -317,11 +329,16 @@ export class SqliteStore implements ChatStore {
       if (check?.["quick_check"] !== "ok") {
         throw new StoreError(
           `the database "${this.path}" is corrupted (${
-            String(check?.["quick_check"])
+            oneLine(String(check?.["quick_check"]))
           }). It was left untouched; restore a backup or move it away to start afresh.`,
         );
       }
     }
+    return version;
+  }
+
+  /** Applies the forward migrations from `version` to SCHEMA_VERSION. */
+  #migrate(db: DatabaseSync, version: number): void {
     for (let next = version + 1; next <= SCHEMA_VERSION; next++) {
       db.exec("BEGIN IMMEDIATE");
       try {
