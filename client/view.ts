@@ -78,6 +78,7 @@ function byId<T extends HTMLElement>(
 export function createView(doc: Document, handlers: ViewHandlers): View {
   const root = doc.documentElement;
   const roomName = byId(doc, "room-name", HTMLElement);
+  const connectionBox = byId(doc, "connection", HTMLElement);
   const status = byId(doc, "status", HTMLElement);
   const retryButton = byId(doc, "retry-button", HTMLButtonElement);
   const onlineCount = byId(doc, "online-count", HTMLElement);
@@ -163,6 +164,22 @@ export function createView(doc: Document, handlers: ViewHandlers): View {
 
   // --- Rendering ----------------------------------------------------------
 
+  // Follow new messages only while the reader is at the bottom; the list
+  // also shrinks when the header or composer grows, so watch its size too.
+  let pinned = true;
+  function scrollToBottom(): void {
+    list.scrollTop = list.scrollHeight;
+  }
+  list.addEventListener("scroll", () => {
+    pinned = list.scrollHeight - list.scrollTop - list.clientHeight <
+      STICK_TO_BOTTOM_PX;
+  }, { passive: true });
+  if (typeof ResizeObserver === "function") {
+    new ResizeObserver(() => {
+      if (pinned) scrollToBottom();
+    }).observe(list);
+  }
+
   const nodes = new Map<string, Rendered>();
   const timeFormats = new Map<Lang, Intl.DateTimeFormat>();
   let prev: State | undefined;
@@ -214,8 +231,7 @@ export function createView(doc: Document, handlers: ViewHandlers): View {
   function renderStatus(state: State): void {
     const { lang, connection } = state;
     root.dataset["connection"] = connection.phase;
-    status.dataset["phase"] = connection.phase;
-    root.dataset["phase"] = connection.phase;
+    connectionBox.dataset["phase"] = connection.phase;
     let text: string;
     switch (connection.phase) {
       case "connecting":
@@ -380,13 +396,12 @@ export function createView(doc: Document, handlers: ViewHandlers): View {
     else fillNotice(node, row.item, state.lang);
   }
 
+  /** Renders the list; true when it added an own message. */
   function renderList(
     state: State,
     rebuild: boolean,
     youChanged: boolean,
-  ): void {
-    const nearBottom = list.scrollHeight - list.scrollTop - list.clientHeight <
-      STICK_TO_BOTTOM_PX;
+  ): boolean {
     if (rebuild) {
       nodes.clear();
       list.replaceChildren();
@@ -427,7 +442,7 @@ export function createView(doc: Document, handlers: ViewHandlers): View {
       if (rendered.el === cursor) cursor = cursor.nextElementSibling;
       else list.insertBefore(rendered.el, cursor);
     }
-    if (nearBottom || addedOwn) list.scrollTop = list.scrollHeight;
+    return addedOwn;
   }
 
   function renderTyping(state: State): void {
@@ -484,7 +499,9 @@ export function createView(doc: Document, handlers: ViewHandlers): View {
       langChanged || state.items !== prev?.items ||
       state.outbox !== prev.outbox || state.you !== prev.you
     ) {
-      renderList(state, langChanged, state.you !== prev?.you);
+      if (renderList(state, langChanged, state.you !== prev?.you)) {
+        pinned = true;
+      }
     }
     if (langChanged || state.typing !== prev?.typing) renderTyping(state);
     if (
@@ -496,6 +513,7 @@ export function createView(doc: Document, handlers: ViewHandlers): View {
       root.dataset["you"] = state.you.id;
     }
     doc.title = documentTitle(state.lang, state.room, state.unread);
+    if (pinned) scrollToBottom();
     prev = state;
   }
 

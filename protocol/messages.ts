@@ -316,10 +316,11 @@ function isClientType(type: unknown): type is ClientMessage["type"] {
  * the chat core's job, not this function's.
  */
 export function parseClientMessage(frame: string): ClientMessage {
-  if (frame.length > MAX_FRAME_BYTES) {
+  const bytes = utf8Length(frame, MAX_FRAME_BYTES);
+  if (bytes > MAX_FRAME_BYTES) {
     throw new ProtocolError(
       "frame_too_large",
-      `Frame of ${frame.length} characters exceeds ${MAX_FRAME_BYTES}`,
+      `Frame of more than ${MAX_FRAME_BYTES} bytes`,
     );
   }
   let data: unknown;
@@ -331,6 +332,29 @@ export function parseClientMessage(frame: string): ClientMessage {
   return validateClientMessage(data);
 }
 
+/**
+ * UTF-8 length of `text`, counting no further than just past `limit`: a
+ * UTF-16 unit encodes to 1–3 bytes, so most frames are decided without
+ * looking at every character.
+ */
+export function utf8Length(text: string, limit: number): number {
+  if (text.length > limit) return text.length;
+  if (text.length * 3 <= limit) return text.length;
+  let bytes = 0;
+  for (let i = 0; i < text.length && bytes <= limit; i++) {
+    const unit = text.charCodeAt(i);
+    // A surrogate pair is 4 bytes, 2 per unit.
+    bytes += unit < 0x80
+      ? 1
+      : unit < 0x800
+      ? 2
+      : unit >= 0xD800 && unit < 0xE000
+      ? 2
+      : 3;
+  }
+  return bytes;
+}
+
 /** Validates an already-parsed value; see `parseClientMessage`. */
 export function validateClientMessage(data: unknown): ClientMessage {
   if (!isPlainObject(data)) throw bad("Message must be a JSON object");
@@ -339,7 +363,12 @@ export function validateClientMessage(data: unknown): ClientMessage {
   if (!isClientType(type)) {
     throw new ProtocolError(
       "unknown_type",
-      `Unknown message type ${JSON.stringify(String(type).slice(0, 40))}`,
+      // Describe only a string: String() of a deeply nested array recurses.
+      typeof type === "string"
+        ? `Unknown message type ${JSON.stringify(type.slice(0, 40))}`
+        : `Message "type" must be a string, not ${
+          Array.isArray(type) ? "an array" : typeof type
+        }`,
     );
   }
   onlyKeys(data, CLIENT_FIELDS[type]);
@@ -368,7 +397,8 @@ export function validateClientMessage(data: unknown): ClientMessage {
       if (id.length === 0 || id.length > MAX_CLIENT_ID_CHARS) {
         throw bad(`Field "id" must be 1–${MAX_CLIENT_ID_CHARS} characters`);
       }
-      const text = stringField(data, "text", MAX_TEXT_CHARS, false);
+      // Bounded by the frame size; checkText counts code points exactly.
+      const text = stringField(data, "text", MAX_FRAME_BYTES, false);
       return { type, id, text: checkText(text) };
     }
     case "rename":

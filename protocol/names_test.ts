@@ -4,11 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import {
-  type ErrorCode,
-  MAX_NAME_CHARS,
-  ProtocolError,
-} from "./messages.ts";
+import { type ErrorCode, MAX_NAME_CHARS, ProtocolError } from "./messages.ts";
 import { nameSkeleton, normalizeName } from "./names.ts";
 
 /** Asserts that `raw` is refused with exactly `code`. */

@@ -16,7 +16,11 @@ import type { Peer } from "./chat/peer.ts";
 const IDLE_TIMEOUT_SECONDS = 30;
 
 /** Upgrades `request` and attaches the socket to `hub`. */
-export function upgradeToChat(request: Request, hub: Hub): Response {
+export function upgradeToChat(
+  request: Request,
+  hub: Hub,
+  onUnexpectedError: (error: unknown) => void = console.error,
+): Response {
   const { socket, response } = Deno.upgradeWebSocket(request, {
     idleTimeout: IDLE_TIMEOUT_SECONDS,
   });
@@ -45,15 +49,20 @@ export function upgradeToChat(request: Request, hub: Hub): Response {
       peer.close(CLOSE_CODES.tooBig, "Frame too large");
       return;
     }
-    let message;
     try {
-      message = parseClientMessage(data);
+      hub.receive(peer.id, parseClientMessage(data));
     } catch (error) {
-      if (!(error instanceof ProtocolError)) throw error;
-      hub.replyError(peer, error);
-      return;
+      if (error instanceof ProtocolError) {
+        hub.replyError(peer, error);
+        return;
+      }
+      // A bug must cost one reply, never the process and everyone's chat.
+      onUnexpectedError(error);
+      hub.replyError(
+        peer,
+        new ProtocolError("server_error", "The server could not handle that"),
+      );
     }
-    hub.receive(peer.id, message);
   };
   // Deno may report one socket's end more than once; disconnect is idempotent.
   socket.onclose = () => hub.disconnect(peer.id);

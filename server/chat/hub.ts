@@ -290,7 +290,7 @@ export class Hub {
         disconnectedAt: 0,
         expiresAt: 0,
         present: true,
-        lastTypingAt: 0,
+        lastTypingAt: -Infinity,
       };
       room.add(session);
       announceJoin = true;

@@ -76,7 +76,7 @@ export class Room {
         disconnectedAt: now,
         expiresAt: Math.min(record.expiresAt, now + resumeWindowMs),
         present: true,
-        lastTypingAt: 0,
+        lastTypingAt: -Infinity,
       });
     }
   }

@@ -1,0 +1,865 @@
+/**
+ * Unit tests for the chat core: plain-object peers, the memory store, local
+ * fan-out, an injected clock and deterministic randomness. No sockets, no
+ * timers, no sleeps.
+ */
+
+import assert from "node:assert/strict";
+import {
+  type ChatMessage,
+  type ClientMessage,
+  CLOSE_CODES,
+  parseServerMessage,
+  PROTOCOL_VERSION,
+  type ServerMessage,
+  type WelcomeMessage,
+} from "../../protocol/messages.ts";
+import { nameSkeleton } from "../../protocol/names.ts";
+import { LocalFanout } from "../fanout/fanout.ts";
+import { MemoryStore } from "../store/memory_store.ts";
+import type { ChatStore, RoomLog, SessionRecord } from "../store/store.ts";
+import { DEFAULTS, Hub, type HubOptions } from "./hub.ts";
+import type { Peer } from "./peer.ts";
+
+type Of<T extends ServerMessage["type"]> = Extract<ServerMessage, { type: T }>;
+
+/** A peer that records every frame (parsed and checked) and every close. */
+class TestPeer implements Peer {
+  readonly id: string;
+  readonly frames: ServerMessage[] = [];
+  readonly closes: { code: number; reason: string }[] = [];
+
+  constructor(id: string) {
+    this.id = id;
+  }
+
+  send(frame: string): void {
+    const message = parseServerMessage(frame);
+    if (!message) throw new Error(`Malformed server frame: ${frame}`);
+    this.frames.push(message);
+  }
+
+  close(code: number, reason: string): void {
+    this.closes.push({ code, reason });
+  }
+
+  all<T extends ServerMessage["type"]>(type: T): Of<T>[] {
+    return this.frames.filter((m): m is Of<T> => m.type === type);
+  }
+
+  last<T extends ServerMessage["type"]>(type: T): Of<T> {
+    const found = this.all(type).at(-1);
+    assert.ok(found, `${this.id} received no "${type}"`);
+    return found;
+  }
+}
+
+/** A small seeded PRNG (mulberry32) so temporary names are reproducible. */
+function seeded(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Lets the memory store's already-resolved appends settle (microtasks only). */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 10; i++) await Promise.resolve();
+}
+
+/**
+ * A room log like a durable store's: an append is committed only when the
+ * test says so, and only committed messages can be found or listed.
+ */
+class SlowLog implements RoomLog {
+  #inner: RoomLog;
+  #committed = new Set<ChatMessage>();
+  #waiting: { message: ChatMessage; settle: (ok: boolean) => void }[] = [];
+
+  constructor(inner: RoomLog) {
+    this.#inner = inner;
+  }
+
+  get epoch(): string {
+    return this.#inner.epoch;
+  }
+
+  get lastSeq(): number {
+    return this.#inner.lastSeq;
+  }
+
+  append(message: ChatMessage): Promise<void> {
+    const appended = this.#inner.append(message);
+    return new Promise((resolve, reject) => {
+      this.#waiting.push({
+        message,
+        settle: (ok) => {
+          if (!ok) return reject(new Error("disk full"));
+          this.#committed.add(message);
+          appended.then(resolve, reject);
+        },
+      });
+    });
+  }
+
+  /** Commits (or fails) every append made so far. */
+  release(ok = true): void {
+    for (const { settle } of this.#waiting.splice(0)) settle(ok);
+  }
+
+  recent(limit: number): ChatMessage[] {
+    return this.#inner.recent(limit).filter((m) => this.#committed.has(m));
+  }
+
+  since(afterSeq: number, limit: number): ChatMessage[] | null {
+    return this.#inner.since(afterSeq, limit);
+  }
+
+  findByClientId(authorId: string, clientId: string): ChatMessage | undefined {
+    const found = this.#inner.findByClientId(authorId, clientId);
+    return found && this.#committed.has(found) ? found : undefined;
+  }
+}
+
+/** A memory store whose room logs are `SlowLog`s. */
+class SlowStore implements ChatStore {
+  readonly inner = new MemoryStore({ newEpoch: () => "slow-epoch" });
+  readonly logs = new Map<string, SlowLog>();
+
+  openRoom(room: string): SlowLog {
+    let log = this.logs.get(room);
+    if (!log) {
+      log = new SlowLog(this.inner.openRoom(room));
+      this.logs.set(room, log);
+    }
+    return log;
+  }
+  getSession(tokenHash: string): SessionRecord | undefined {
+    return this.inner.getSession(tokenHash);
+  }
+  sessionsInRoom(room: string): SessionRecord[] {
+    return this.inner.sessionsInRoom(room);
+  }
+  putSession(record: SessionRecord): void {
+    this.inner.putSession(record);
+  }
+  deleteSession(tokenHash: string): void {
+    this.inner.deleteSession(tokenHash);
+  }
+  flush(): Promise<void> {
+    return Promise.resolve();
+  }
+  close(): void {}
+}
+
+const START = 1_700_000_000_000;
+
+function setup(options: Partial<HubOptions> = {}) {
+  let clock = START;
+  let hexCounter = 0;
+  let epochs = 0;
+  let peers = 0;
+  const store = options.store ??
+    new MemoryStore({ newEpoch: () => `epoch-${++epochs}` });
+  const hub = new Hub({
+    store,
+    fanout: new LocalFanout(),
+    now: () => clock,
+    randomHex: (bytes) =>
+      (++hexCounter).toString(16).padStart(bytes * 2, "0").slice(-bytes * 2),
+    random: seeded(42),
+    ...options,
+  });
+  return {
+    hub,
+    store,
+    get now() {
+      return clock;
+    },
+    advance(ms: number) {
+      clock += ms;
+    },
+    /** Connects a new peer without saying hello. */
+    connect(): TestPeer {
+      const peer = new TestPeer(`peer-${++peers}`);
+      hub.connect(peer);
+      return peer;
+    },
+    /** Connects a new peer and says hello; returns the peer and its welcome. */
+    join(
+      hello: Partial<Extract<ClientMessage, { type: "hello" }>> = {},
+    ): { peer: TestPeer; welcome: WelcomeMessage } {
+      const peer = this.connect();
+      hub.receive(peer.id, { type: "hello", room: "main", ...hello });
+      return { peer, welcome: peer.last("welcome") };
+    },
+    send(peer: TestPeer, id: string, text = `text of ${id}`): void {
+      hub.receive(peer.id, { type: "send", id, text });
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Joining.
+// ---------------------------------------------------------------------------
+
+Deno.test("hello is answered with a welcome carrying identity, token, members and history", () => {
+  const t = setup({ typingTimeoutMs: 5_000 });
+  const { peer, welcome } = t.join({ room: "Main" });
+  assert.equal(peer.frames[0]?.type, "welcome", "welcome comes first");
+  assert.equal(welcome.protocol, PROTOCOL_VERSION);
+  assert.equal(welcome.room, "main", "the room name is normalised");
+  assert.equal(welcome.epoch, "epoch-1");
+  assert.match(welcome.you.id, /^[0-9a-f]{16}$/);
+  assert.match(welcome.you.name, /^\p{L}+ \d+$/u);
+  assert.match(welcome.resumeToken, /^[0-9a-f]{64}$/);
+  assert.notEqual(welcome.resumeToken, welcome.you.id);
+  assert.equal(welcome.resumed, false);
+  assert.equal(welcome.recovered, false);
+  assert.deepEqual(welcome.history, []);
+  assert.deepEqual(welcome.members, [welcome.you]);
+  assert.equal(welcome.typingTimeoutMs, 5_000);
+});
+
+Deno.test("a later joiner's welcome lists everyone present and the history", async () => {
+  const t = setup();
+  const ana = t.join();
+  t.send(ana.peer, "m1", "hola");
+  await settle();
+  const bea = t.join();
+  assert.deepEqual(bea.welcome.members, [ana.welcome.you, bea.welcome.you]);
+  assert.deepEqual(bea.welcome.history.map((m) => m.text), ["hola"]);
+  assert.notEqual(bea.welcome.you.id, ana.welcome.you.id);
+});
+
+Deno.test("a join is published to the people already in the room", () => {
+  const t = setup();
+  const ana = t.join();
+  const bea = t.join();
+  assert.deepEqual(
+    ana.peer.all("joined").map((j) => j.member),
+    [ana.welcome.you, bea.welcome.you],
+  );
+});
+
+Deno.test("temporary names are unique in a room even with many joiners", () => {
+  const t = setup();
+  const names = new Set<string>();
+  const skeletons = new Set<string>();
+  for (let i = 0; i < 300; i++) {
+    const { welcome } = t.join();
+    names.add(welcome.you.name);
+    skeletons.add(nameSkeleton(welcome.you.name));
+  }
+  assert.equal(names.size, 300);
+  assert.equal(skeletons.size, 300);
+});
+
+Deno.test("temporary names stay unique when random always returns the same value", () => {
+  const t = setup({ random: () => 0.5 });
+  const names = new Set<string>();
+  for (let i = 0; i < 8; i++) names.add(t.join().welcome.you.name);
+  assert.equal(names.size, 8);
+});
+
+Deno.test("a temporary name is never one a user already took by renaming", () => {
+  // random() = 0 always proposes "Alpaca 10" first.
+  const t = setup({ random: () => 0 });
+  const ana = t.join();
+  t.hub.receive(ana.peer.id, { type: "rename", name: "ALPACA 10" });
+  const bea = t.join();
+  const cai = t.join();
+  assert.notEqual(
+    nameSkeleton(bea.welcome.you.name),
+    nameSkeleton("Alpaca 10"),
+  );
+  assert.notEqual(bea.welcome.you.name, cai.welcome.you.name);
+});
+
+Deno.test("a second hello on the same connection is refused as already_joined", () => {
+  const t = setup();
+  const ana = t.join();
+  t.hub.receive(ana.peer.id, { type: "hello", room: "other" });
+  const error = ana.peer.last("error");
+  assert.equal(error.code, "already_joined");
+  assert.equal(error.ref, "hello");
+  assert.equal(ana.peer.all("welcome").length, 1);
+});
+
+Deno.test("a hello for an invalid room is refused as room_invalid", () => {
+  const t = setup();
+  const peer = t.connect();
+  t.hub.receive(peer.id, { type: "hello", room: "../etc" });
+  assert.equal(peer.last("error").code, "room_invalid");
+  assert.equal(peer.all("welcome").length, 0);
+});
+
+// ---------------------------------------------------------------------------
+// Sending.
+// ---------------------------------------------------------------------------
+
+Deno.test("send is acked to the author and broadcast as chat with seq 1, 2, 3", async () => {
+  const t = setup();
+  const ana = t.join();
+  const bea = t.join();
+  t.send(ana.peer, "a1", "uno");
+  t.advance(5);
+  t.send(ana.peer, "a2", "dos");
+  t.send(bea.peer, "b1", "tres");
+  await settle();
+  assert.deepEqual(ana.peer.all("ack"), [
+    { type: "ack", id: "a1", seq: 1, time: START },
+    { type: "ack", id: "a2", seq: 2, time: START + 5 },
+  ]);
+  assert.deepEqual(bea.peer.all("ack"), [
+    { type: "ack", id: "b1", seq: 3, time: START + 5 },
+  ]);
+  for (const peer of [ana.peer, bea.peer]) {
+    assert.deepEqual(
+      peer.all("chat").map((c) => c.message),
+      [
+        {
+          seq: 1,
+          time: START,
+          from: ana.welcome.you,
+          clientId: "a1",
+          text: "uno",
+        },
+        {
+          seq: 2,
+          time: START + 5,
+          from: ana.welcome.you,
+          clientId: "a2",
+          text: "dos",
+        },
+        {
+          seq: 3,
+          time: START + 5,
+          from: bea.welcome.you,
+          clientId: "b1",
+          text: "tres",
+        },
+      ],
+    );
+  }
+  assert.equal(t.store.openRoom("main").lastSeq, 3);
+});
+
+Deno.test("a client id resent after it was stored is acked with the same seq and broadcast once", async () => {
+  const t = setup();
+  const ana = t.join();
+  const bea = t.join();
+  t.send(ana.peer, "m1", "hola");
+  await settle();
+  t.advance(1_000);
+  t.send(ana.peer, "m1", "hola");
+  await settle();
+  assert.deepEqual(ana.peer.all("ack"), [
+    { type: "ack", id: "m1", seq: 1, time: START },
+    { type: "ack", id: "m1", seq: 1, time: START },
+  ]);
+  assert.equal(bea.peer.all("chat").length, 1);
+  assert.equal(t.store.openRoom("main").lastSeq, 1);
+});
+
+Deno.test("a client id resent while the first copy is in flight is stored and broadcast once", async () => {
+  const t = setup();
+  const ana = t.join();
+  const bea = t.join();
+  t.send(ana.peer, "m1", "hola");
+  t.send(ana.peer, "m1", "hola");
+  await settle();
+  assert.deepEqual(
+    ana.peer.all("ack").map((a) => a.seq),
+    [1, 1],
+  );
+  assert.equal(bea.peer.all("chat").length, 1);
+  assert.equal(t.store.openRoom("main").lastSeq, 1);
+});
+
+Deno.test("with a durable store, a send is acked and broadcast only once committed", async () => {
+  const store = new SlowStore();
+  const t = setup({ store });
+  const ana = t.join();
+  const bea = t.join();
+  t.send(ana.peer, "m1", "hola");
+  await settle();
+  assert.equal(ana.peer.all("ack").length, 0);
+  assert.equal(bea.peer.all("chat").length, 0);
+  store.openRoom("main").release();
+  await settle();
+  assert.deepEqual(ana.peer.all("ack").map((a) => a.seq), [1]);
+  assert.deepEqual(bea.peer.all("chat").map((c) => c.message.seq), [1]);
+});
+
+Deno.test("a client id resent before the first copy is committed is stored and broadcast once", async () => {
+  const store = new SlowStore();
+  const t = setup({ store });
+  const ana = t.join();
+  const bea = t.join();
+  t.send(ana.peer, "m1", "hola");
+  await settle();
+  t.send(ana.peer, "m1", "hola");
+  t.send(ana.peer, "m1", "hola");
+  store.openRoom("main").release();
+  await settle();
+  assert.deepEqual(ana.peer.all("ack").map((a) => a.seq), [1, 1, 1]);
+  assert.equal(bea.peer.all("chat").length, 1);
+  assert.equal(store.openRoom("main").lastSeq, 1);
+});
+
+Deno.test("a send the store fails to commit gets server_error and is not broadcast", async () => {
+  const store = new SlowStore();
+  const t = setup({ store });
+  const ana = t.join();
+  const bea = t.join();
+  t.send(ana.peer, "m1", "hola");
+  store.openRoom("main").release(false);
+  await settle();
+  assert.deepEqual(
+    ana.peer.all("error").map((e) => [e.code, e.ref]),
+    [["server_error", "m1"]],
+  );
+  assert.equal(ana.peer.all("ack").length, 0);
+  assert.equal(bea.peer.all("chat").length, 0);
+});
+
+Deno.test("the same client id from two different users is two messages", async () => {
+  const t = setup();
+  const ana = t.join();
+  const bea = t.join();
+  t.send(ana.peer, "m1");
+  t.send(bea.peer, "m1");
+  await settle();
+  assert.deepEqual(ana.peer.all("chat").map((c) => c.message.seq), [1, 2]);
+});
+
+Deno.test("messages before hello are refused as hello_required", async () => {
+  const t = setup();
+  const peer = t.connect();
+  const messages: [ClientMessage, string][] = [
+    [{ type: "send", id: "m1", text: "hola" }, "m1"],
+    [{ type: "rename", name: "Ana" }, "rename"],
+    [{ type: "typing" }, "typing"],
+  ];
+  for (const [message] of messages) t.hub.receive(peer.id, message);
+  await settle();
+  assert.deepEqual(
+    peer.frames.map((f) => f.type === "error" ? [f.code, f.ref] : f.type),
+    messages.map(([, ref]) => ["hello_required", ref]),
+  );
+  assert.equal(t.store.openRoom("main").lastSeq, 0);
+  assert.equal(peer.closes.length, 0);
+});
+
+// ---------------------------------------------------------------------------
+// Rename and typing.
+// ---------------------------------------------------------------------------
+
+Deno.test("rename is announced to everyone with the old and new name", () => {
+  const t = setup();
+  const ana = t.join();
+  const bea = t.join();
+  t.hub.receive(ana.peer.id, { type: "rename", name: "  Ana   María " });
+  const expected = {
+    type: "renamed",
+    id: ana.welcome.you.id,
+    from: ana.welcome.you.name,
+    to: "Ana María",
+  };
+  assert.deepEqual(ana.peer.all("renamed"), [expected]);
+  assert.deepEqual(bea.peer.all("renamed"), [expected]);
+  const cai = t.join();
+  assert.ok(
+    cai.welcome.members.some((m) =>
+      m.id === ana.welcome.you.id && m.name === "Ana María"
+    ),
+  );
+});
+
+Deno.test("rename refuses a name another user holds, including look-alikes", () => {
+  const t = setup();
+  const ana = t.join();
+  const bea = t.join();
+  // First Ana's temporary name, then look-alikes of the name she picks.
+  const attempts = [ana.welcome.you.name, "Ana", "ana", "ＡＮＡ", "\u0410na"];
+  t.hub.receive(bea.peer.id, { type: "rename", name: attempts[0] ?? "" });
+  t.hub.receive(ana.peer.id, { type: "rename", name: "Ana" });
+  for (const name of attempts.slice(1)) {
+    t.hub.receive(bea.peer.id, { type: "rename", name });
+  }
+  assert.deepEqual(
+    bea.peer.all("error").map((e) => [e.code, e.ref]),
+    attempts.map(() => ["name_taken", "rename"]),
+  );
+  assert.deepEqual(bea.peer.all("renamed").map((r) => r.to), ["Ana"]);
+});
+
+Deno.test("rename refusals carry stable codes and announce nothing", () => {
+  const t = setup();
+  const ana = t.join();
+  const bea = t.join();
+  const cases: [string, string][] = [
+    ["", "name_empty"],
+    ["a".repeat(33), "name_too_long"],
+    ["<img src=x>", "name_invalid"],
+    ["Ana\u202E", "name_invalid"],
+    ["Admin", "name_reserved"],
+    ["moderadora", "name_reserved"],
+  ];
+  for (const [name] of cases) {
+    t.hub.receive(ana.peer.id, { type: "rename", name });
+  }
+  assert.deepEqual(
+    ana.peer.all("error").map((e) => [e.code, e.ref]),
+    cases.map(([, code]) => [code, "rename"]),
+  );
+  assert.equal(bea.peer.all("renamed").length, 0);
+  assert.equal(bea.peer.all("error").length, 0);
+});
+
+Deno.test("a user may rename to a different spelling of their own name", () => {
+  const t = setup();
+  const ana = t.join();
+  t.hub.receive(ana.peer.id, { type: "rename", name: "Ana" });
+  t.hub.receive(ana.peer.id, { type: "rename", name: "ANA" });
+  assert.deepEqual(ana.peer.all("renamed").map((r) => r.to), ["Ana", "ANA"]);
+  assert.equal(ana.peer.all("error").length, 0);
+});
+
+Deno.test("a name given up by renaming is free for someone else", () => {
+  const t = setup();
+  const ana = t.join();
+  const bea = t.join();
+  t.hub.receive(ana.peer.id, { type: "rename", name: "Ana" });
+  t.hub.receive(ana.peer.id, { type: "rename", name: "Ana María" });
+  t.hub.receive(bea.peer.id, { type: "rename", name: "Ana" });
+  assert.equal(bea.peer.all("error").length, 0);
+  assert.equal(bea.peer.last("renamed").to, "Ana");
+});
+
+Deno.test("typing notices are throttled per user", () => {
+  const t = setup();
+  const ana = t.join();
+  const bea = t.join();
+  t.hub.receive(ana.peer.id, { type: "typing" });
+  t.advance(DEFAULTS.typingThrottleMs - 1);
+  t.hub.receive(ana.peer.id, { type: "typing" });
+  assert.deepEqual(bea.peer.all("typing"), [
+    { type: "typing", member: ana.welcome.you },
+  ]);
+  t.advance(1);
+  t.hub.receive(ana.peer.id, { type: "typing" });
+  assert.equal(bea.peer.all("typing").length, 2);
+  // Another user's throttle is independent.
+  t.hub.receive(bea.peer.id, { type: "typing" });
+  assert.equal(ana.peer.all("typing").length, 3);
+});
+
+// ---------------------------------------------------------------------------
+// Disconnect, sweep and the resume window.
+// ---------------------------------------------------------------------------
+
+Deno.test("a leave is announced exactly once, only after the grace period", () => {
+  const t = setup();
+  const ana = t.join();
+  const bea = t.join();
+  t.hub.disconnect(bea.peer.id);
+  t.hub.sweep();
+  t.advance(DEFAULTS.leaveGraceMs - 1);
+  t.hub.sweep();
+  assert.equal(ana.peer.all("left").length, 0);
+  t.advance(1);
+  t.hub.sweep();
+  t.advance(1_000);
+  t.hub.sweep();
+  assert.deepEqual(ana.peer.all("left"), [
+    { type: "left", member: bea.welcome.you },
+  ]);
+});
+
+Deno.test("a left member is no longer listed to new joiners", () => {
+  const t = setup();
+  const ana = t.join();
+  const bea = t.join();
+  t.hub.disconnect(bea.peer.id);
+  t.advance(DEFAULTS.leaveGraceMs);
+  t.hub.sweep();
+  const cai = t.join();
+  assert.deepEqual(cai.welcome.members, [ana.welcome.you, cai.welcome.you]);
+});
+
+Deno.test("disconnect called twice is harmless and still gives exactly one leave", () => {
+  const t = setup();
+  const ana = t.join();
+  const bea = t.join();
+  t.hub.disconnect(bea.peer.id);
+  t.advance(DEFAULTS.leaveGraceMs / 2);
+  // A second report must not restart the grace period.
+  t.hub.disconnect(bea.peer.id);
+  t.advance(DEFAULTS.leaveGraceMs / 2);
+  t.hub.sweep();
+  t.hub.disconnect(bea.peer.id);
+  t.advance(DEFAULTS.resumeWindowMs);
+  t.hub.sweep();
+  assert.equal(ana.peer.all("left").length, 1);
+  assert.deepEqual(t.hub.stats(), { rooms: 1, connections: 1 });
+});
+
+Deno.test("a dropped user's name stays reserved for the resume window and is freed after it", () => {
+  const t = setup();
+  const ana = t.join();
+  const bea = t.join();
+  t.hub.receive(ana.peer.id, { type: "rename", name: "Ana" });
+  t.hub.disconnect(ana.peer.id);
+  t.advance(DEFAULTS.leaveGraceMs);
+  t.hub.sweep();
+  assert.equal(bea.peer.all("left").length, 1, "the leave was announced");
+
+  t.hub.receive(bea.peer.id, { type: "rename", name: "Ana" });
+  assert.equal(bea.peer.last("error").code, "name_taken");
+
+  t.advance(DEFAULTS.resumeWindowMs - DEFAULTS.leaveGraceMs - 1);
+  t.hub.sweep();
+  t.hub.receive(bea.peer.id, { type: "rename", name: "ana" });
+  assert.equal(bea.peer.all("error").length, 2, "still reserved 1 ms before");
+
+  t.advance(1);
+  t.hub.sweep();
+  t.hub.receive(bea.peer.id, { type: "rename", name: "Ana" });
+  assert.equal(bea.peer.all("error").length, 2);
+  assert.equal(bea.peer.last("renamed").to, "Ana");
+});
+
+Deno.test("resume within the window keeps id and name, rotates the token and announces nothing", () => {
+  const t = setup();
+  const ana = t.join();
+  const bea = t.join();
+  t.hub.receive(ana.peer.id, { type: "rename", name: "Ana" });
+  t.hub.disconnect(ana.peer.id);
+  t.advance(DEFAULTS.leaveGraceMs - 1);
+  t.hub.sweep();
+  const again = t.join({ resumeToken: ana.welcome.resumeToken });
+  assert.equal(again.welcome.resumed, true);
+  assert.deepEqual(again.welcome.you, { id: ana.welcome.you.id, name: "Ana" });
+  assert.notEqual(again.welcome.resumeToken, ana.welcome.resumeToken);
+  assert.deepEqual(again.welcome.members, [
+    { id: ana.welcome.you.id, name: "Ana" },
+    bea.welcome.you,
+  ]);
+  t.advance(DEFAULTS.leaveGraceMs);
+  t.hub.sweep();
+  assert.equal(bea.peer.all("left").length, 0);
+  assert.equal(bea.peer.all("joined").length, 1, "only her own join");
+
+  // The old token is spent: it gives a fresh identity, not Ana's.
+  const thief = t.join({ resumeToken: ana.welcome.resumeToken });
+  assert.equal(thief.welcome.resumed, false);
+  assert.notEqual(thief.welcome.you.id, ana.welcome.you.id);
+  assert.notEqual(thief.welcome.you.name, "Ana");
+});
+
+Deno.test("resume after the leave was announced announces a join again", () => {
+  const t = setup();
+  const ana = t.join();
+  const bea = t.join();
+  t.hub.disconnect(ana.peer.id);
+  t.advance(DEFAULTS.leaveGraceMs);
+  t.hub.sweep();
+  const again = t.join({ resumeToken: ana.welcome.resumeToken });
+  assert.equal(again.welcome.resumed, true);
+  assert.deepEqual(bea.peer.all("left").map((l) => l.member), [
+    ana.welcome.you,
+  ]);
+  assert.deepEqual(bea.peer.all("joined").at(-1)?.member, ana.welcome.you);
+});
+
+Deno.test("resume after the window expired gives a fresh identity", () => {
+  const t = setup();
+  const ana = t.join();
+  t.join();
+  t.hub.disconnect(ana.peer.id);
+  t.advance(DEFAULTS.resumeWindowMs);
+  t.hub.sweep();
+  const again = t.join({ resumeToken: ana.welcome.resumeToken });
+  assert.equal(again.welcome.resumed, false);
+  assert.notEqual(again.welcome.you.id, ana.welcome.you.id);
+});
+
+Deno.test("resuming a live session on a new connection closes the old one with 4001", () => {
+  const t = setup();
+  const ana = t.join();
+  const again = t.join({ resumeToken: ana.welcome.resumeToken });
+  assert.equal(again.welcome.resumed, true);
+  assert.deepEqual(ana.peer.closes, [
+    { code: CLOSE_CODES.replaced, reason: "Session resumed elsewhere" },
+  ]);
+  // The old socket's late close must not detach the new one.
+  t.hub.disconnect(ana.peer.id);
+  t.advance(DEFAULTS.resumeWindowMs);
+  t.hub.sweep();
+  t.send(again.peer, "m1");
+  return settle().then(() => {
+    assert.equal(again.peer.all("ack").length, 1);
+  });
+});
+
+/** Ana joins and sees `seen` messages, drops, then Bea sends `missed` more. */
+async function dropAndMiss(
+  t: ReturnType<typeof setup>,
+  seen: number,
+  missed: number,
+) {
+  const ana = t.join();
+  const bea = t.join();
+  for (let i = 1; i <= seen; i++) t.send(ana.peer, `a${i}`);
+  await settle();
+  t.hub.disconnect(ana.peer.id);
+  for (let i = 1; i <= missed; i++) t.send(bea.peer, `b${i}`);
+  await settle();
+  return { ana, bea };
+}
+
+Deno.test("resume with lastSeq replays exactly the missed messages", async () => {
+  const t = setup();
+  const { ana } = await dropAndMiss(t, 2, 3);
+  const again = t.join({
+    resumeToken: ana.welcome.resumeToken,
+    epoch: ana.welcome.epoch,
+    lastSeq: 2,
+  });
+  assert.equal(again.welcome.resumed, true);
+  assert.equal(again.welcome.recovered, true);
+  assert.deepEqual(again.welcome.history.map((m) => m.seq), [3, 4, 5]);
+  assert.deepEqual(
+    again.welcome.history.map((m) => m.clientId),
+    ["b1", "b2", "b3"],
+  );
+});
+
+Deno.test("resume with nothing missed is recovered with an empty history", async () => {
+  const t = setup();
+  const { ana } = await dropAndMiss(t, 2, 0);
+  const again = t.join({
+    resumeToken: ana.welcome.resumeToken,
+    epoch: ana.welcome.epoch,
+    lastSeq: 2,
+  });
+  assert.equal(again.welcome.recovered, true);
+  assert.deepEqual(again.welcome.history, []);
+});
+
+Deno.test("resume with a different epoch is not recovered and gets recent history", async () => {
+  const t = setup();
+  const { ana } = await dropAndMiss(t, 2, 3);
+  const again = t.join({
+    resumeToken: ana.welcome.resumeToken,
+    epoch: "some-other-epoch",
+    lastSeq: 2,
+  });
+  assert.equal(again.welcome.resumed, true);
+  assert.equal(again.welcome.recovered, false);
+  assert.deepEqual(again.welcome.history.map((m) => m.seq), [1, 2, 3, 4, 5]);
+});
+
+Deno.test("resume with a lastSeq beyond the history is not recovered", async () => {
+  const t = setup();
+  const { ana } = await dropAndMiss(t, 1, 1);
+  const again = t.join({
+    resumeToken: ana.welcome.resumeToken,
+    epoch: ana.welcome.epoch,
+    lastSeq: 99,
+  });
+  assert.equal(again.welcome.recovered, false);
+  assert.deepEqual(again.welcome.history.map((m) => m.seq), [1, 2]);
+});
+
+Deno.test("a replay larger than maxReplay is not recovered and gets recent history", async () => {
+  const t = setup({ maxReplay: 2 });
+  const { ana } = await dropAndMiss(t, 1, 3);
+  const again = t.join({
+    resumeToken: ana.welcome.resumeToken,
+    epoch: ana.welcome.epoch,
+    lastSeq: 1,
+  });
+  assert.equal(again.welcome.resumed, true);
+  assert.equal(again.welcome.recovered, false);
+  assert.deepEqual(again.welcome.history.map((m) => m.seq), [1, 2, 3, 4]);
+});
+
+Deno.test("a replay of exactly maxReplay messages is recovered", async () => {
+  const t = setup({ maxReplay: 2 });
+  const { ana } = await dropAndMiss(t, 1, 2);
+  const again = t.join({
+    resumeToken: ana.welcome.resumeToken,
+    epoch: ana.welcome.epoch,
+    lastSeq: 1,
+  });
+  assert.equal(again.welcome.recovered, true);
+  assert.deepEqual(again.welcome.history.map((m) => m.seq), [2, 3]);
+});
+
+Deno.test("a resent client id after resume is acked with the original seq", async () => {
+  const t = setup();
+  const ana = t.join();
+  t.send(ana.peer, "m1");
+  await settle();
+  t.hub.disconnect(ana.peer.id);
+  const again = t.join({ resumeToken: ana.welcome.resumeToken });
+  t.send(again.peer, "m1");
+  await settle();
+  assert.deepEqual(again.peer.all("ack").map((a) => a.seq), [1]);
+  assert.equal(t.store.openRoom("main").lastSeq, 1);
+});
+
+// ---------------------------------------------------------------------------
+// Timeouts and shutdown.
+// ---------------------------------------------------------------------------
+
+Deno.test("a connection that never says hello is closed with 4000 after the hello timeout", () => {
+  const t = setup();
+  const silent = t.connect();
+  const ana = t.join();
+  t.advance(DEFAULTS.helloTimeoutMs - 1);
+  t.hub.sweep();
+  assert.deepEqual(silent.closes, []);
+  t.advance(1);
+  t.hub.sweep();
+  assert.deepEqual(silent.closes, [
+    { code: CLOSE_CODES.helloTimeout, reason: "No hello received" },
+  ]);
+  assert.deepEqual(ana.peer.closes, []);
+  assert.equal(t.hub.stats().connections, 1);
+  t.hub.sweep();
+  assert.equal(silent.closes.length, 1, "closed once");
+});
+
+Deno.test("closeAll closes every peer with the given code and reason", () => {
+  const t = setup();
+  const ana = t.join();
+  const bea = t.join({ room: "otra" });
+  const silent = t.connect();
+  t.hub.closeAll(CLOSE_CODES.goingAway, "Server restarting");
+  for (const peer of [ana.peer, bea.peer, silent]) {
+    assert.deepEqual(peer.closes, [
+      { code: CLOSE_CODES.goingAway, reason: "Server restarting" },
+    ], peer.id);
+  }
+  assert.equal(t.hub.stats().connections, 0);
+  // Sessions survive a shutdown so clients can resume.
+  const again = t.join({ resumeToken: ana.welcome.resumeToken });
+  assert.equal(again.welcome.resumed, true);
+});
+
+Deno.test("an idle room is dropped once its last session expires", () => {
+  const t = setup();
+  const ana = t.join({ room: "otra" });
+  t.hub.disconnect(ana.peer.id);
+  t.advance(DEFAULTS.resumeWindowMs);
+  t.hub.sweep();
+  assert.deepEqual(t.hub.stats(), { rooms: 0, connections: 0 });
+});
