@@ -94,27 +94,45 @@ function openStore(config: Config): ChatStore {
 export function run(config: Config): Deno.HttpServer {
   const log = logger(config.logLevel);
   const store = openStore(config);
-  const hub = new Hub({ store, fanout: new LocalFanout(), log });
+  const hub = new Hub({
+    store,
+    fanout: new LocalFanout(),
+    log,
+    sendRate: {
+      capacity: config.sendBurst,
+      refillPerSecond: config.sendRate,
+    },
+  });
   const sweeper = setInterval(() => hub.sweep(), 1000);
   const shutdown = new AbortController();
 
   let server: Deno.HttpServer;
   try {
-    server = Deno.serve({
-      port: config.port,
-      hostname: config.host,
-      signal: shutdown.signal,
-      onListen: ({ port }) => {
-        console.log("Chat is running. Open:");
-        for (const url of urlsToOpen(config.host, port)) {
-          console.log(`  ${url}`);
-        }
+    server = Deno.serve(
+      {
+        port: config.port,
+        hostname: config.host,
+        signal: shutdown.signal,
+        onListen: ({ port }) => {
+          console.log("Chat is running. Open:");
+          for (const url of urlsToOpen(config.host, port)) {
+            console.log(`  ${url}`);
+          }
+        },
+        onError: (error) => {
+          log("error", `request failed: ${error}`);
+          return new Response("Internal server error\n", { status: 500 });
+        },
       },
-      onError: (error) => {
-        log("error", `request failed: ${error}`);
-        return new Response("Internal server error\n", { status: 500 });
-      },
-    }, createHandler({ hub }));
+      createHandler({
+        hub,
+        allowedOrigins: config.allowedOrigins,
+        trustProxy: config.trustProxy,
+        maxConnections: config.maxConnections,
+        maxConnectionsPerAddress: config.maxConnectionsPerAddress,
+        log,
+      }),
+    );
   } catch (error) {
     clearInterval(sweeper);
     if (error instanceof Deno.errors.AddrInUse) {

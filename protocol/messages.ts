@@ -12,7 +12,7 @@
 export const PROTOCOL_VERSION = 1;
 
 // ---------------------------------------------------------------------------
-// Limits. Sizes are in UTF-16 code units unless said otherwise.
+// Limits. Frame sizes are UTF-8 bytes; text and name lengths are code points.
 // ---------------------------------------------------------------------------
 
 /** Longest chat message text, in characters (code points). */
@@ -28,7 +28,7 @@ export const MIN_NAME_CHARS = 1;
 export const MAX_NAME_CHARS = 32;
 /** Room names, after lower-casing. */
 export const MAX_ROOM_CHARS = 40;
-/** Resume tokens are 32 hex characters or more (≥ 128 bits). */
+/** Resume tokens: the server issues 64 hex characters (256 bits). */
 export const MAX_TOKEN_CHARS = 128;
 /** How many recent messages a joining client receives. */
 export const HISTORY_ON_JOIN = 100;
@@ -83,6 +83,8 @@ export class ProtocolError extends Error {
   readonly code: ErrorCode;
   /** When the caller may try again, for `rate_limited`. */
   readonly retryAfterMs?: number;
+  /** The `send` id or message type the error answers, when known. */
+  ref?: string;
   constructor(code: ErrorCode, message: string, retryAfterMs?: number) {
     super(message);
     this.name = "ProtocolError";
@@ -262,19 +264,19 @@ export function isWellFormed(text: string): boolean {
 function stringField(
   fields: Fields,
   key: string,
-  maxChars: number,
+  maxUnits: number,
   optional: false,
 ): string;
 function stringField(
   fields: Fields,
   key: string,
-  maxChars: number,
+  maxUnits: number,
   optional: true,
 ): string | undefined;
 function stringField(
   fields: Fields,
   key: string,
-  maxChars: number,
+  maxUnits: number,
   optional: boolean,
 ): string | undefined {
   const value = fields[key];
@@ -282,9 +284,8 @@ function stringField(
   if (typeof value !== "string") {
     throw bad(`Field "${key}" must be a string`);
   }
-  if (value.length > maxChars * 2) {
-    // Cheap early bound before counting code points.
-    throw bad(`Field "${key}" is too long`);
+  if (value.length > maxUnits) {
+    throw bad(`Field "${key}" is longer than ${maxUnits} characters`);
   }
   if (!isWellFormed(value)) {
     throw bad(`Field "${key}" contains a lone surrogate`);
@@ -374,7 +375,9 @@ export function validateClientMessage(data: unknown): ClientMessage {
   onlyKeys(data, CLIENT_FIELDS[type]);
   switch (type) {
     case "hello": {
-      const room = stringField(data, "room", MAX_ROOM_CHARS, false);
+      // Room and name limits are in code points, checked after NFKC; the
+      // bounds here only keep absurd input out.
+      const room = stringField(data, "room", MAX_ROOM_CHARS * 4, false);
       const hello: HelloMessage = { type, room };
       const token = stringField(data, "resumeToken", MAX_TOKEN_CHARS, true);
       if (token !== undefined) hello.resumeToken = token;
@@ -399,7 +402,13 @@ export function validateClientMessage(data: unknown): ClientMessage {
       }
       // Bounded by the frame size; checkText counts code points exactly.
       const text = stringField(data, "text", MAX_FRAME_BYTES, false);
-      return { type, id, text: checkText(text) };
+      try {
+        return { type, id, text: checkText(text) };
+      } catch (error) {
+        // Tell the client which message was refused, so it can mark it.
+        if (error instanceof ProtocolError) error.ref = id;
+        throw error;
+      }
     }
     case "rename":
       return {
@@ -422,7 +431,8 @@ const CONTROL_CHARS = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F]/gu;
  */
 export function checkText(raw: string): string {
   const text = raw.replace(/\r\n?/g, "\n").replace(CONTROL_CHARS, "");
-  if (text.trim().length === 0) {
+  // Format characters (zero-width, bidi controls) alone show nothing.
+  if (text.replace(/[\s\p{Cf}]/gu, "").length === 0) {
     throw new ProtocolError("text_empty", "Message text is empty");
   }
   const chars = countCodePoints(text);
@@ -450,7 +460,7 @@ export function normalizeRoomName(raw: string): string {
   const room = raw.normalize("NFKC").trim().toLowerCase();
   if (
     countCodePoints(room) > MAX_ROOM_CHARS ||
-    !/^[\p{Ll}\p{Lo}\p{Nd}][\p{Ll}\p{Lo}\p{Nd}_-]*$/u.test(room)
+    !/^[\p{Ll}\p{Lo}\p{Nd}][\p{Ll}\p{Lo}\p{M}\p{Nd}_-]*$/u.test(room)
   ) {
     throw new ProtocolError(
       "room_invalid",

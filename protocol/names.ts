@@ -67,6 +67,12 @@ export function normalizeName(raw: string): string {
       `Name "${name}" may only contain letters, digits, spaces and . _ -`,
     );
   }
+  if (!/[\p{L}\p{Nd}]/u.test(name)) {
+    throw new ProtocolError(
+      "name_invalid",
+      `Name "${name}" needs at least one letter or digit`,
+    );
+  }
   if (RESERVED_SKELETONS.has(nameSkeleton(name))) {
     throw new ProtocolError("name_reserved", `Name "${name}" is reserved`);
   }
@@ -132,10 +138,50 @@ const CONFUSABLES: Record<string, string> = {
  * in a room. ("I" and "l" both fold to "l" because many fonts draw them alike.)
  */
 export function nameSkeleton(name: string): string {
-  const folded = name.normalize("NFKD").replace(/\p{M}/gu, "").toLowerCase();
+  const stripped = name.normalize("NFKD").replace(/\p{M}/gu, "");
   let skeleton = "";
-  for (const char of folded) skeleton += CONFUSABLES[char] ?? char;
-  return skeleton.replace(/[\s-]+/gu, "-");
+  for (const char of stripped) {
+    // Capitals first: Greek "Η" imitates "H", while its lower case "η"
+    // imitates "n", so lower-casing first would lose the likeness.
+    const folded = UPPER_CONFUSABLES[char] ?? char.toLowerCase();
+    skeleton += CONFUSABLES[folded] ?? folded;
+  }
+  // Separators at the ends or repeated do not make a name different.
+  return skeleton.replace(/[\s-]+/gu, "-").replace(/^-+|-+$/g, "");
 }
+
+/** Capital letters that imitate a Latin capital, mapped to its lower case. */
+const UPPER_CONFUSABLES: Record<string, string> = {
+  "Α": "a",
+  "Β": "b",
+  "Ε": "e",
+  "Ζ": "z",
+  "Η": "h",
+  "Ι": "l",
+  "Κ": "k",
+  "Μ": "m",
+  "Ν": "n",
+  "Ο": "o",
+  "Ρ": "p",
+  "Τ": "t",
+  "Υ": "y",
+  "Χ": "x",
+  "А": "a",
+  "В": "b",
+  "Е": "e",
+  "З": "3",
+  "І": "l",
+  "Ј": "j",
+  "К": "k",
+  "М": "m",
+  "Н": "h",
+  "О": "o",
+  "Р": "p",
+  "С": "c",
+  "Ѕ": "s",
+  "Т": "t",
+  "Х": "x",
+  "У": "y",
+};
 
 const RESERVED_SKELETONS = new Set(RESERVED_NAMES.map(nameSkeleton));

@@ -19,6 +19,14 @@ export interface Config {
   sync: "normal" | "full";
   /** Messages kept per room. */
   retention: number;
+  /** New messages per second per user, sustained. */
+  sendRate: number;
+  /** Messages a user may send at once before the rate applies. */
+  sendBurst: number;
+  maxConnections: number;
+  maxConnectionsPerAddress: number;
+  allowedOrigins: string[];
+  trustProxy: boolean;
 }
 
 /** Environment variables read; `start` grants access to these alone. */
@@ -45,6 +53,19 @@ Flags:
   --sync MODE       normal: survives a crash of the chat (default);
                     full: also survives a power cut, slower
   --retention N     messages kept per room (default ${DEFAULT_RETENTION})
+  --send-rate N     messages per second one user may send, sustained
+                    (default 1)
+  --send-burst N    messages one user may send at once (default 10)
+  --max-connections N
+                    open connections in all (default 10000)
+  --max-per-address N
+                    open connections from one address (default 20)
+  --allowed-origin URL
+                    another origin whose pages may connect, e.g.
+                    https://chat.example.org (repeatable; default: none,
+                    only the chat's own page)
+  --trust-proxy     take the client address from X-Forwarded-For; only
+                    behind a reverse proxy that sets it (default off)
   -h, --help        show this help
 
 Open http://localhost:${DEFAULT_PORT} in a browser; /r/NAME opens room NAME.
@@ -76,6 +97,12 @@ export function parseConfig(
         db: { type: "string" },
         sync: { type: "string" },
         retention: { type: "string" },
+        "send-rate": { type: "string" },
+        "send-burst": { type: "string" },
+        "max-connections": { type: "string" },
+        "max-per-address": { type: "string" },
+        "allowed-origin": { type: "string", multiple: true },
+        "trust-proxy": { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -110,12 +137,25 @@ export function parseConfig(
       `Sync mode "${sync}" is not valid: use normal or full.`,
     );
   }
-  const retentionText = values.retention ?? String(DEFAULT_RETENTION);
-  const retention = Number(retentionText);
-  if (!/^\d+$/.test(retentionText) || retention < 100) {
-    throw new ConfigError(
-      `Retention "${retentionText}" is not valid: use a whole number of at least 100.`,
-    );
+  const retention = wholeNumber(
+    "--retention",
+    values.retention,
+    DEFAULT_RETENTION,
+    100,
+  );
+  const allowedOrigins = values["allowed-origin"] ?? [];
+  for (const origin of allowedOrigins) {
+    let parsed: URL | null = null;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      // Reported below.
+    }
+    if (!parsed || parsed.origin !== origin) {
+      throw new ConfigError(
+        `Allowed origin "${origin}" is not valid: use scheme://host[:port], e.g. https://chat.example.org.`,
+      );
+    }
   }
   return {
     help: false,
@@ -127,6 +167,38 @@ export function parseConfig(
       db,
       sync,
       retention,
+      sendRate: wholeNumber("--send-rate", values["send-rate"], 1, 1),
+      sendBurst: wholeNumber("--send-burst", values["send-burst"], 10, 1),
+      maxConnections: wholeNumber(
+        "--max-connections",
+        values["max-connections"],
+        10_000,
+        1,
+      ),
+      maxConnectionsPerAddress: wholeNumber(
+        "--max-per-address",
+        values["max-per-address"],
+        20,
+        1,
+      ),
+      allowedOrigins,
+      trustProxy: values["trust-proxy"] ?? false,
     },
   };
+}
+
+function wholeNumber(
+  flag: string,
+  text: string | undefined,
+  fallback: number,
+  min: number,
+): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || value < min || !Number.isSafeInteger(value)) {
+    throw new ConfigError(
+      `${flag} "${text}" is not valid: use a whole number of at least ${min}.`,
+    );
+  }
+  return value;
 }

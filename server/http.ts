@@ -1,11 +1,13 @@
 /**
- * The HTTP edge: the page, its assets, /healthz, and WebSocket upgrades.
- * `createHandler` returns a plain `(Request) => Response` so tests can call it
- * without a socket.
+ * The HTTP edge: the page, its assets, /healthz, and WebSocket upgrades with
+ * their admission checks (origin, protocol version, connection caps).
+ * `createHandler` returns a plain `(Request, info?) => Response` so tests can
+ * call it without a socket.
  */
 
 import { DEFAULT_ROOM, normalizeRoomName } from "../protocol/messages.ts";
 import type { Hub } from "./chat/hub.ts";
+import { ConnectionLimits } from "./connection_limits.ts";
 import { ASSETS, ASSETS_HASH, INDEX_HTML } from "./generated/assets.ts";
 import { upgradeToChat } from "./ws_edge.ts";
 
@@ -13,6 +15,23 @@ export interface HandlerOptions {
   hub: Hub;
   /** For /healthz. */
   startedAt?: number;
+  /** Origins allowed to open WebSockets besides the page's own. */
+  allowedOrigins?: readonly string[];
+  /** Read the client address from X-Forwarded-For (behind a reverse proxy). */
+  trustProxy?: boolean;
+  /** Open WebSockets allowed per client address. */
+  maxConnectionsPerAddress?: number;
+  /** Open WebSockets allowed in all. */
+  maxConnections?: number;
+  log?: (level: "warn" | "error", message: string) => void;
+}
+
+export const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS = 20;
+export const DEFAULT_MAX_CONNECTIONS = 10_000;
+
+/** The part of Deno.ServeHandlerInfo the handler uses. */
+export interface RequestInfo {
+  remoteAddr: { hostname: string } | Deno.Addr;
 }
 
 const WS_PATHS = new Set(["/", "/ws"]);
@@ -36,6 +55,48 @@ function securityHeaders(host: string): Headers {
   });
 }
 
+function text(status: number, body: string, headers?: HeadersInit): Response {
+  const response = new Response(body.endsWith("\n") ? body : `${body}\n`, {
+    status,
+    headers,
+  });
+  response.headers.set("content-type", "text/plain; charset=utf-8");
+  return response;
+}
+
+/**
+ * Browsers always send Origin on WebSocket handshakes, so checking it stops
+ * other sites from using a visitor's browser to join (cross-site WebSocket
+ * hijacking). Tools that send no Origin are not browsers and are allowed.
+ */
+function originAllowed(
+  request: Request,
+  url: URL,
+  allowed: readonly string[],
+): boolean {
+  const origin = request.headers.get("origin");
+  if (origin === null) return true;
+  if (allowed.includes(origin)) return true;
+  // Same origin: the scheme may be http or https (a TLS proxy in front).
+  return origin === `http://${url.host}` || origin === `https://${url.host}`;
+}
+
+function clientAddress(
+  request: Request,
+  info: RequestInfo | undefined,
+  trustProxy: boolean,
+): string {
+  if (trustProxy) {
+    // The proxy appends the address it saw; earlier entries are the
+    // client's own claims and cannot be trusted.
+    const forwarded = request.headers.get("x-forwarded-for");
+    const last = forwarded?.split(",").at(-1)?.trim();
+    if (last) return last;
+  }
+  const addr = info?.remoteAddr;
+  return addr && "hostname" in addr ? addr.hostname : "unknown";
+}
+
 function isWebSocketUpgrade(request: Request): boolean {
   return request.headers.get("upgrade")?.toLowerCase() === "websocket";
 }
@@ -54,12 +115,67 @@ export function roomFromPath(pathname: string): string | null {
 
 export function createHandler(
   options: HandlerOptions,
-): (request: Request) => Response {
+): (request: Request, info?: RequestInfo) => Response {
   const startedAt = options.startedAt ?? Date.now();
-  return (request) => {
+  const allowedOrigins = options.allowedOrigins ?? [];
+  const limits = new ConnectionLimits({
+    perAddress: options.maxConnectionsPerAddress ??
+      DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+    total: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+  });
+  const log = options.log ?? (() => {});
+
+  const upgrade = (
+    request: Request,
+    url: URL,
+    info: RequestInfo | undefined,
+  ): Response => {
+    if (!originAllowed(request, url, allowedOrigins)) {
+      return text(
+        403,
+        `Origin "${
+          request.headers.get("origin")
+        }" may not connect. Open the chat from its own page, or start the server with --allowed-origin.`,
+      );
+    }
+    // Deno would also accept the obsolete version 8; RFC 6455 says 13.
+    if (request.headers.get("sec-websocket-version") !== "13") {
+      return text(426, "Only WebSocket version 13 is supported.", {
+        "sec-websocket-version": "13",
+      });
+    }
+    const address = clientAddress(request, info, options.trustProxy ?? false);
+    const admission = limits.admit(address);
+    if (!admission.ok) {
+      log(
+        "warn",
+        `refused a connection from ${address}: ${admission.reason} limit`,
+      );
+      return text(
+        429,
+        admission.reason === "address"
+          ? "Too many connections from your address. Close some tabs and try again."
+          : "The server is full. Try again later.",
+        { "retry-after": "10" },
+      );
+    }
+    try {
+      return upgradeToChat(request, options.hub, admission.release);
+    } catch (error) {
+      admission.release();
+      return text(
+        400,
+        `Bad WebSocket handshake: ${
+          error instanceof Error ? error.message : error
+        }`,
+      );
+    }
+  };
+
+  return (request, info) => {
     const url = new URL(request.url);
     if (isWebSocketUpgrade(request) && WS_PATHS.has(url.pathname)) {
-      return upgradeToChat(request, options.hub);
+      return upgrade(request, url, info);
     }
     if (request.method !== "GET" && request.method !== "HEAD") {
       return new Response("Method not allowed\n", {
@@ -72,6 +188,7 @@ export function createHandler(
         status: "ok",
         uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
         ...options.hub.stats(),
+        sockets: limits.total,
       }, { headers: { "cache-control": "no-store" } });
     }
     if (url.pathname === "/ws") {

@@ -8,17 +8,30 @@ import {
   MAX_FRAME_BYTES_HARD,
   parseClientMessage,
   ProtocolError,
+  utf8Length,
 } from "../protocol/messages.ts";
 import type { Hub } from "./chat/hub.ts";
 import type { Peer } from "./chat/peer.ts";
 
-/** Seconds without any frame before Deno pings and then drops the peer. */
-const IDLE_TIMEOUT_SECONDS = 30;
+/**
+ * Deno pings a peer after this many seconds of silence and closes it (1001)
+ * if nothing arrives within as many again: a dead peer is gone within about
+ * twice this.
+ */
+const IDLE_TIMEOUT_SECONDS = 15;
+
+/**
+ * Outbound bytes queued for one peer before it counts as not reading. Deno's
+ * `send` queues without limit, so a stalled client would otherwise grow the
+ * server's memory for as long as the room is busy.
+ */
+export const MAX_BUFFERED_BYTES = 1024 * 1024;
 
 /** Upgrades `request` and attaches the socket to `hub`. */
 export function upgradeToChat(
   request: Request,
   hub: Hub,
+  onClosed: () => void = () => {},
   onUnexpectedError: (error: unknown) => void = console.error,
 ): Response {
   const { socket, response } = Deno.upgradeWebSocket(request, {
@@ -27,7 +40,12 @@ export function upgradeToChat(
   const peer: Peer = {
     id: crypto.randomUUID(),
     send(frame) {
-      if (socket.readyState === WebSocket.OPEN) socket.send(frame);
+      if (socket.readyState !== WebSocket.OPEN) return;
+      if (socket.bufferedAmount > MAX_BUFFERED_BYTES) {
+        peer.close(CLOSE_CODES.policyViolation, "Not reading fast enough");
+        return;
+      }
+      socket.send(frame);
     },
     close(code, reason) {
       if (socket.readyState >= WebSocket.CLOSING) return;
@@ -45,7 +63,7 @@ export function upgradeToChat(
       peer.close(CLOSE_CODES.unsupportedData, "Text frames only");
       return;
     }
-    if (data.length > MAX_FRAME_BYTES_HARD) {
+    if (utf8Length(data, MAX_FRAME_BYTES_HARD) > MAX_FRAME_BYTES_HARD) {
       peer.close(CLOSE_CODES.tooBig, "Frame too large");
       return;
     }
@@ -53,7 +71,7 @@ export function upgradeToChat(
       hub.receive(peer.id, parseClientMessage(data));
     } catch (error) {
       if (error instanceof ProtocolError) {
-        hub.replyError(peer, error);
+        hub.refuse(peer.id, error);
         return;
       }
       // A bug must cost one reply, never the process and everyone's chat.
@@ -65,7 +83,10 @@ export function upgradeToChat(
     }
   };
   // Deno may report one socket's end more than once; disconnect is idempotent.
-  socket.onclose = () => hub.disconnect(peer.id);
+  socket.onclose = () => {
+    hub.disconnect(peer.id);
+    onClosed();
+  };
   socket.onerror = () => {};
   return response;
 }

@@ -25,7 +25,17 @@ async function startChat(
 ): Promise<{ chat: ChatProcess; port: number; wsUrl: string }> {
   const chat = spawnChat(
     ...serverCommand(
-      ["--port", String(port), "--host", "127.0.0.1"],
+      // The tests stream faster than one user normally may.
+      [
+        "--port",
+        String(port),
+        "--host",
+        "127.0.0.1",
+        "--send-rate",
+        "1000",
+        "--send-burst",
+        "1000",
+      ],
       dataDir,
     ),
   );

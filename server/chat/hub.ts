@@ -25,6 +25,7 @@ import type { Fanout } from "../fanout/fanout.ts";
 import type { ChatStore } from "../store/store.ts";
 import type { Peer } from "./peer.ts";
 import { memberOf, Room, type Session } from "./room.ts";
+import { type BucketRule, TokenBucket } from "./rate_limit.ts";
 import { pickTemporaryName } from "./temp_names.ts";
 
 export interface HubOptions {
@@ -48,6 +49,15 @@ export interface HubOptions {
   typingTimeoutMs?: number;
   /** Resumes with more missed messages than this get recent history. */
   maxReplay?: number;
+  /** New chat messages per user: burst and sustained rate. */
+  sendRate?: BucketRule;
+  /** Renames per user. */
+  renameRate?: BucketRule;
+  /**
+   * Refused messages (rate-limited or invalid) a connection may send before
+   * it is closed with 1008: a budget that refills slowly.
+   */
+  abuseRate?: BucketRule;
   log?: (level: "debug" | "info" | "warn", message: string) => void;
 }
 
@@ -56,6 +66,14 @@ interface Connection {
   connectedAt: number;
   session: Session | null;
   room: Room | null;
+  /** Refusals left before the connection counts as abusive. */
+  abuse: TokenBucket;
+}
+
+/** Per-user rate limits; kept across reconnects of the same session. */
+interface SessionLimits {
+  send: TokenBucket;
+  rename: TokenBucket;
 }
 
 type Handler<T extends ClientMessage> = (
@@ -74,6 +92,9 @@ export const DEFAULTS = {
   typingThrottleMs: 2_000,
   typingTimeoutMs: 6_000,
   maxReplay: 1_000,
+  sendRate: { capacity: 10, refillPerSecond: 1 },
+  renameRate: { capacity: 1, refillPerSecond: 0.1 },
+  abuseRate: { capacity: 30, refillPerSecond: 1 },
 } as const;
 
 function defaultRandomHex(bytes: number): string {
@@ -99,6 +120,10 @@ export class Hub {
   #typingThrottleMs: number;
   #typingTimeoutMs: number;
   #maxReplay: number;
+  #sendRate: BucketRule;
+  #renameRate: BucketRule;
+  #abuseRate: BucketRule;
+  #limits = new WeakMap<Session, SessionLimits>();
   #rooms = new Map<string, Room>();
   #connections = new Map<string, Connection>();
   #handlers: Handlers = {
@@ -122,6 +147,9 @@ export class Hub {
       DEFAULTS.typingThrottleMs;
     this.#typingTimeoutMs = options.typingTimeoutMs ?? DEFAULTS.typingTimeoutMs;
     this.#maxReplay = options.maxReplay ?? DEFAULTS.maxReplay;
+    this.#sendRate = options.sendRate ?? DEFAULTS.sendRate;
+    this.#renameRate = options.renameRate ?? DEFAULTS.renameRate;
+    this.#abuseRate = options.abuseRate ?? DEFAULTS.abuseRate;
   }
 
   /** Counts for /healthz. */
@@ -130,11 +158,13 @@ export class Hub {
   }
 
   connect(peer: Peer): void {
+    const now = this.#now();
     this.#connections.set(peer.id, {
       peer,
-      connectedAt: this.#now(),
+      connectedAt: now,
       session: null,
       room: null,
+      abuse: new TokenBucket(this.#abuseRate, now),
     });
   }
 
@@ -152,12 +182,59 @@ export class Hub {
       handler(connection, message);
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error;
-      this.replyError(
-        connection.peer,
+      this.#refuse(
+        connection,
         error,
         message.type === "send" ? message.id : message.type,
       );
     }
+  }
+
+  /** A frame that failed validation at the edge: reply and count it. */
+  refuse(peerId: string, error: ProtocolError): void {
+    const connection = this.#connections.get(peerId);
+    if (connection) this.#refuse(connection, error, error.ref);
+  }
+
+  /**
+   * Replies with the error; a connection that keeps being refused well past
+   * the limits is closed with 1008 rather than served forever.
+   */
+  #refuse(connection: Connection, error: ProtocolError, ref?: string): void {
+    this.replyError(connection.peer, error, ref);
+    if (!connection.abuse.take(this.#now())) {
+      this.#log("warn", `closing an abusive connection (${error.code})`);
+      connection.peer.close(
+        CLOSE_CODES.policyViolation,
+        "Too many refused messages",
+      );
+      this.disconnect(connection.peer.id);
+    }
+  }
+
+  #limitsOf(session: Session): SessionLimits {
+    let limits = this.#limits.get(session);
+    if (!limits) {
+      const now = this.#now();
+      limits = {
+        send: new TokenBucket(this.#sendRate, now),
+        rename: new TokenBucket(this.#renameRate, now),
+      };
+      this.#limits.set(session, limits);
+    }
+    return limits;
+  }
+
+  /** Takes a token or throws `rate_limited` saying when to retry. */
+  #spend(bucket: TokenBucket, what: string): void {
+    const now = this.#now();
+    if (bucket.take(now)) return;
+    const waitMs = bucket.waitMs(now);
+    throw new ProtocolError(
+      "rate_limited",
+      `Too many ${what}; try again in ${Math.ceil(waitMs / 1000)} s`,
+      waitMs,
+    );
   }
 
   /** Sends an error to one peer; used for errors found before dispatch too. */
@@ -248,9 +325,12 @@ export class Hub {
     const room = this.#room(normalizeRoomName(hello.room));
     const token = this.#randomHex(32);
     const now = this.#now();
-    const previous = hello.resumeToken === undefined
+    const usedHash = hello.resumeToken === undefined
       ? undefined
-      : room.findByTokenHash(hashToken(hello.resumeToken));
+      : hashToken(hello.resumeToken);
+    const previous = usedHash === undefined
+      ? undefined
+      : room.findByTokenHash(usedHash);
     const resumable = previous && (previous.peer || now < previous.expiresAt);
 
     let session: Session;
@@ -269,7 +349,7 @@ export class Hub {
       announceJoin = !session.present;
       session.peer = connection.peer;
       session.present = true;
-      room.rotateToken(session, hashToken(token));
+      room.rotateToken(session, usedHash ?? "", hashToken(token));
       const missed = hello.epoch === room.log.epoch &&
           hello.lastSeq !== undefined
         ? room.log.since(hello.lastSeq, this.#maxReplay)
@@ -286,6 +366,7 @@ export class Hub {
         name,
         skeleton: nameSkeleton(name),
         tokenHash: hashToken(token),
+        previousTokenHash: null,
         peer: connection.peer,
         disconnectedAt: 0,
         expiresAt: 0,
@@ -359,6 +440,8 @@ export class Hub {
       inFlight.then(ackTo, () => {});
       return;
     }
+    // Only new messages are charged: resends of stored ones cost nothing.
+    this.#spend(this.#limitsOf(session).send, "messages");
     const message: ChatMessage = {
       seq: room.log.lastSeq + 1,
       time: this.#now(),
@@ -398,6 +481,7 @@ export class Hub {
     if (holder && holder !== session) {
       throw new ProtocolError("name_taken", `Name "${name}" is taken`);
     }
+    this.#spend(this.#limitsOf(session).rename, "renames");
     const from = session.name;
     room.rename(session, name);
     room.publish({ type: "renamed", id: session.userId, from, to: name });

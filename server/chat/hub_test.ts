@@ -522,8 +522,10 @@ Deno.test("rename refusals carry stable codes and announce nothing", () => {
   assert.equal(bea.peer.all("error").length, 0);
 });
 
+const UNLIMITED = { capacity: 1e9, refillPerSecond: 1e9 };
+
 Deno.test("a user may rename to a different spelling of their own name", () => {
-  const t = setup();
+  const t = setup({ renameRate: UNLIMITED });
   const ana = t.join();
   t.hub.receive(ana.peer.id, { type: "rename", name: "Ana" });
   t.hub.receive(ana.peer.id, { type: "rename", name: "ANA" });
@@ -532,7 +534,7 @@ Deno.test("a user may rename to a different spelling of their own name", () => {
 });
 
 Deno.test("a name given up by renaming is free for someone else", () => {
-  const t = setup();
+  const t = setup({ renameRate: UNLIMITED });
   const ana = t.join();
   const bea = t.join();
   t.hub.receive(ana.peer.id, { type: "rename", name: "Ana" });
@@ -656,7 +658,11 @@ Deno.test("resume within the window keeps id and name, rotates the token and ann
   assert.equal(bea.peer.all("left").length, 0);
   assert.equal(bea.peer.all("joined").length, 1, "only her own join");
 
-  // The old token is spent: it gives a fresh identity, not Ana's.
+  // Once the new token has been used, the first one is spent: it gives a
+  // fresh identity, not Ana's.
+  t.hub.disconnect(again.peer.id);
+  const third = t.join({ resumeToken: again.welcome.resumeToken });
+  assert.equal(third.welcome.resumed, true);
   const thief = t.join({ resumeToken: ana.welcome.resumeToken });
   assert.equal(thief.welcome.resumed, false);
   assert.notEqual(thief.welcome.you.id, ana.welcome.you.id);
@@ -862,4 +868,70 @@ Deno.test("an idle room is dropped once its last session expires", () => {
   t.advance(DEFAULTS.resumeWindowMs);
   t.hub.sweep();
   assert.deepEqual(t.hub.stats(), { rooms: 0, connections: 0 });
+});
+
+Deno.test("sends beyond the burst are refused with rate_limited and when to retry", () => {
+  const t = setup({ sendRate: { capacity: 3, refillPerSecond: 1 } });
+  const ana = t.join();
+  for (let i = 1; i <= 4; i++) {
+    t.hub.receive(ana.peer.id, { type: "send", id: `m${i}`, text: "hi" });
+  }
+  const error = ana.peer.last("error");
+  assert.equal(error.code, "rate_limited");
+  assert.equal(error.ref, "m4");
+  assert.equal(error.retryAfterMs, 1000);
+  t.advance(1000);
+  t.hub.receive(ana.peer.id, { type: "send", id: "m4", text: "hi" });
+  assert.equal(ana.peer.all("error").length, 1, "a token refilled after 1 s");
+});
+
+Deno.test("a resend of a stored message is not charged against the rate limit", async () => {
+  const t = setup({ sendRate: { capacity: 1, refillPerSecond: 0.001 } });
+  const ana = t.join();
+  t.hub.receive(ana.peer.id, { type: "send", id: "once", text: "hi" });
+  await Promise.resolve();
+  for (let i = 0; i < 5; i++) {
+    t.hub.receive(ana.peer.id, { type: "send", id: "once", text: "hi" });
+  }
+  await Promise.resolve();
+  assert.equal(ana.peer.all("error").length, 0);
+});
+
+Deno.test("a second rename within ten seconds is refused with rate_limited", () => {
+  const t = setup();
+  const ana = t.join();
+  t.hub.receive(ana.peer.id, { type: "rename", name: "Ana" });
+  t.hub.receive(ana.peer.id, { type: "rename", name: "Ana B" });
+  const error = ana.peer.last("error");
+  assert.equal(error.code, "rate_limited");
+  assert.equal(error.ref, "rename");
+  t.advance(10_000);
+  t.hub.receive(ana.peer.id, { type: "rename", name: "Ana B" });
+  assert.equal(ana.peer.last("renamed").to, "Ana B");
+});
+
+Deno.test("a connection refused many times past the limit is closed with 1008", () => {
+  const t = setup({
+    sendRate: { capacity: 1, refillPerSecond: 0.001 },
+    abuseRate: { capacity: 5, refillPerSecond: 0.001 },
+  });
+  const ana = t.join();
+  const bea = t.join();
+  for (let i = 0; i < 10; i++) {
+    t.hub.receive(ana.peer.id, { type: "send", id: `s${i}`, text: "spam" });
+  }
+  assert.deepEqual(ana.peer.closes.map((c) => c.code), [1008]);
+  assert.deepEqual(bea.peer.closes, [], "others unaffected");
+});
+
+Deno.test("a client whose welcome was lost can resume with the token it still has", () => {
+  const t = setup();
+  const ana = t.join();
+  t.hub.disconnect(ana.peer.id);
+  // The resume succeeds on the server, but its welcome never arrives.
+  const lost = t.join({ resumeToken: ana.welcome.resumeToken });
+  t.hub.disconnect(lost.peer.id);
+  const retry = t.join({ resumeToken: ana.welcome.resumeToken });
+  assert.equal(retry.welcome.resumed, true);
+  assert.equal(retry.welcome.you.id, ana.welcome.you.id);
 });

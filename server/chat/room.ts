@@ -23,6 +23,13 @@ export interface Session {
   /** Look-alike-folded name, the key for uniqueness. */
   skeleton: string;
   tokenHash: string;
+  /**
+   * The token issued before the current one, still accepted until the
+   * current one is used: if a welcome is lost in a dropped connection, the
+   * client retries with the token it still has and keeps its identity (and
+   * so its sent-message ids), instead of resending as a stranger.
+   */
+  previousTokenHash: string | null;
   /** The connection currently attached, if any. */
   peer: Peer | null;
   /** When the last connection dropped; meaningful while `peer` is null. */
@@ -67,11 +74,19 @@ export class Room {
   restoreSessions(now: number, resumeWindowMs: number): void {
     for (const record of this.#store.sessionsInRoom(this.name)) {
       if (record.expiresAt <= now) continue;
+      const known = this.sessions.get(record.userId);
+      if (known) {
+        // Two records: the current token and the one before it.
+        known.previousTokenHash = record.tokenHash;
+        this.#byTokenHash.set(record.tokenHash, known);
+        continue;
+      }
       this.add({
         userId: record.userId,
         name: record.name,
         skeleton: nameSkeleton(record.name),
         tokenHash: record.tokenHash,
+        previousTokenHash: null,
         peer: null,
         disconnectedAt: now,
         expiresAt: Math.min(record.expiresAt, now + resumeWindowMs),
@@ -91,6 +106,10 @@ export class Room {
   remove(session: Session): void {
     this.sessions.delete(session.userId);
     this.#byTokenHash.delete(session.tokenHash);
+    if (session.previousTokenHash) {
+      this.#byTokenHash.delete(session.previousTokenHash);
+      this.#store.deleteSession(session.previousTokenHash);
+    }
     if (this.#bySkeleton.get(session.skeleton) === session) {
       this.#bySkeleton.delete(session.skeleton);
     }
@@ -116,9 +135,18 @@ export class Room {
     this.save(session);
   }
 
-  rotateToken(session: Session, tokenHash: string): void {
-    this.#byTokenHash.delete(session.tokenHash);
-    this.#store.deleteSession(session.tokenHash);
+  /**
+   * Issues a new token hash after a resume with `usedHash`. The token just
+   * used stays valid as the previous one; any older one is revoked.
+   */
+  rotateToken(session: Session, usedHash: string, tokenHash: string): void {
+    for (const old of [session.tokenHash, session.previousTokenHash]) {
+      if (old && old !== usedHash) {
+        this.#byTokenHash.delete(old);
+        this.#store.deleteSession(old);
+      }
+    }
+    session.previousTokenHash = usedHash;
     session.tokenHash = tokenHash;
     this.#byTokenHash.set(tokenHash, session);
     this.save(session);
@@ -126,14 +154,17 @@ export class Room {
 
   /** Persists the session so it survives a restart (durable stores). */
   save(session: Session): void {
-    const record: SessionRecord = {
-      tokenHash: session.tokenHash,
-      userId: session.userId,
-      name: session.name,
-      room: this.name,
-      expiresAt: session.peer ? LIVE_SESSION_EXPIRY : session.expiresAt,
-    };
-    this.#store.putSession(record);
+    for (const tokenHash of [session.tokenHash, session.previousTokenHash]) {
+      if (!tokenHash) continue;
+      const record: SessionRecord = {
+        tokenHash,
+        userId: session.userId,
+        name: session.name,
+        room: this.name,
+        expiresAt: session.peer ? LIVE_SESSION_EXPIRY : session.expiresAt,
+      };
+      this.#store.putSession(record);
+    }
   }
 
   members(): Member[] {
