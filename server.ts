@@ -102,6 +102,8 @@ export function run(config: Config): Deno.HttpServer {
       capacity: config.sendBurst,
       refillPerSecond: config.sendRate,
     },
+    batchWindowMs: config.batchWindowMs,
+    schedule: (callback, delayMs) => setTimeout(callback, delayMs),
   });
   const sweeper = setInterval(() => hub.sweep(), 1000);
   const shutdown = new AbortController();

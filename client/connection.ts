@@ -10,7 +10,7 @@ import {
   type ClientMessage,
   CLOSE_CODES,
   type HelloMessage,
-  parseServerMessage,
+  parseServerFrame,
   type ServerMessage,
 } from "../protocol/messages.ts";
 
@@ -206,11 +206,15 @@ export class Connection {
     if (!(event instanceof MessageEvent) || typeof event.data !== "string") {
       return;
     }
-    const message = parseServerMessage(event.data);
-    if (message === null) {
+    const messages = parseServerFrame(event.data);
+    if (messages === null) {
       console.warn("Ignoring a malformed server frame");
       return;
     }
+    for (const message of messages) this.#onMessage(message);
+  }
+
+  #onMessage(message: ServerMessage): void {
     const welcome = message.type === "welcome";
     if (welcome) {
       this.#welcomed = true;

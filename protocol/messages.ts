@@ -237,6 +237,20 @@ export type ServerMessage =
   | TypingEvent
   | ErrorMessage;
 
+/**
+ * Several room events in one frame, in order. A busy room coalesces what it
+ * publishes within a few milliseconds into one batch per client, because
+ * per-frame cost, not bytes, limits fan-out. Never nested; never contains a
+ * welcome.
+ */
+export interface BatchMessage {
+  type: "batch";
+  messages: ServerMessage[];
+}
+
+/** What one server frame holds: a single message or a batch of them. */
+export type ServerFrame = ServerMessage | BatchMessage;
+
 // ---------------------------------------------------------------------------
 // Validation. Never cast parsed JSON: every field is checked here.
 // ---------------------------------------------------------------------------
@@ -505,8 +519,35 @@ function isErrorCode(value: unknown): value is ErrorCode {
 }
 
 /**
- * Parses a server frame. Returns null for anything that is not a well-formed
- * server message, so a client can log and ignore it instead of crashing.
+ * Parses a server frame into the messages it holds (one, or a batch's).
+ * Returns null when the frame or any message in it is malformed, so a client
+ * can log and ignore it instead of crashing.
+ */
+export function parseServerFrame(frame: string): ServerMessage[] | null {
+  let data: unknown;
+  try {
+    data = JSON.parse(frame);
+  } catch {
+    return null;
+  }
+  if (isPlainObject(data) && data["type"] === "batch") {
+    const items = data["messages"];
+    if (!Array.isArray(items)) return null;
+    const messages: ServerMessage[] = [];
+    for (const item of items) {
+      const message = toServerMessage(item);
+      if (!message || message.type === "welcome") return null;
+      messages.push(message);
+    }
+    return messages;
+  }
+  const message = toServerMessage(data);
+  return message ? [message] : null;
+}
+
+/**
+ * Parses a frame holding exactly one server message (not a batch). Returns
+ * null for anything else.
  */
 export function parseServerMessage(frame: string): ServerMessage | null {
   let data: unknown;
@@ -515,6 +556,10 @@ export function parseServerMessage(frame: string): ServerMessage | null {
   } catch {
     return null;
   }
+  return toServerMessage(data);
+}
+
+function toServerMessage(data: unknown): ServerMessage | null {
   if (!isPlainObject(data) || typeof data["type"] !== "string") return null;
   if (!SERVER_TYPES.has(data["type"])) return null;
   const d = data;

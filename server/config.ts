@@ -27,6 +27,8 @@ export interface Config {
   maxConnectionsPerAddress: number;
   allowedOrigins: string[];
   trustProxy: boolean;
+  /** Coalescing window for busy rooms, in milliseconds; 0 turns it off. */
+  batchWindowMs: number;
 }
 
 /** Environment variables read; `start` grants access to these alone. */
@@ -64,6 +66,8 @@ Flags:
                     another origin whose pages may connect, e.g.
                     https://chat.example.org (repeatable; default: none,
                     only the chat's own page)
+  --batch-ms N      in a busy room, send the events of N milliseconds to
+                    each client as one frame (default 5; 0 turns it off)
   --trust-proxy     take the client address from X-Forwarded-For; only
                     behind a reverse proxy that sets it (default off)
   -h, --help        show this help
@@ -103,6 +107,7 @@ export function parseConfig(
         "max-per-address": { type: "string" },
         "allowed-origin": { type: "string", multiple: true },
         "trust-proxy": { type: "boolean" },
+        "batch-ms": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -183,6 +188,7 @@ export function parseConfig(
       ),
       allowedOrigins,
       trustProxy: values["trust-proxy"] ?? false,
+      batchWindowMs: wholeNumber("--batch-ms", values["batch-ms"], 5, 0),
     },
   };
 }

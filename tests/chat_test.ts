@@ -511,3 +511,66 @@ Deno.test("the root path also accepts WebSocket upgrades", async () => {
     await server.close();
   }
 });
+
+Deno.test("a busy room coalesces events into batch frames, in order and without loss", async () => {
+  const server = startServer({
+    batchWindowMs: 20,
+    schedule: (callback, delayMs) => setTimeout(callback, delayMs),
+    sendRate: { capacity: 1000, refillPerSecond: 1000 },
+  });
+  try {
+    const { client: ana } = await TestClient.join(server.wsUrl);
+    const { client: bea } = await TestClient.join(server.wsUrl);
+    await bea.settle();
+    const framesBefore = bea.frames;
+    const COUNT = 200;
+    for (let i = 1; i <= COUNT; i++) {
+      ana.send({ type: "send", id: `b${i}`, text: `burst ${i}` });
+    }
+    const texts = [];
+    for (let i = 1; i <= COUNT; i++) {
+      texts.push((await bea.next("chat")).message.text);
+    }
+    assert.deepEqual(
+      texts,
+      Array.from({ length: COUNT }, (_, i) => `burst ${i + 1}`),
+    );
+    const frames = bea.frames - framesBefore;
+    assert.ok(frames < COUNT / 4, `${COUNT} messages came in ${frames} frames`);
+
+    // A quiet room sends a lone event at once, not as a batch.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const lone = bea.frames;
+    ana.send({ type: "send", id: "lone", text: "quiet now" });
+    assert.equal((await bea.next("chat")).message.text, "quiet now");
+    assert.equal(bea.frames, lone + 1);
+    await Promise.all([ana.close(), bea.close()]);
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("a client joining while events are queued sees each of them exactly once", async () => {
+  const server = startServer({
+    batchWindowMs: 50,
+    schedule: (callback, delayMs) => setTimeout(callback, delayMs),
+    sendRate: { capacity: 1000, refillPerSecond: 1000 },
+  });
+  try {
+    const { client: ana } = await TestClient.join(server.wsUrl);
+    for (let i = 1; i <= 5; i++) {
+      ana.send({ type: "send", id: `q${i}`, text: `queued ${i}` });
+    }
+    for (let i = 1; i <= 5; i++) await ana.next("ack");
+    const { client: bea, welcome } = await TestClient.join(server.wsUrl);
+    await bea.settle(120);
+    const seqs = [
+      ...welcome.history.map((m) => m.seq),
+      ...bea.all("chat").map((c) => c.message.seq),
+    ];
+    assert.deepEqual(seqs, [1, 2, 3, 4, 5]);
+    await Promise.all([ana.close(), bea.close()]);
+  } finally {
+    await server.close();
+  }
+});

@@ -3,10 +3,7 @@
  * client that waits for "the next message of type X" with a timeout.
  */
 
-import {
-  parseServerMessage,
-  type ServerMessage,
-} from "../protocol/messages.ts";
+import { parseServerFrame, type ServerMessage } from "../protocol/messages.ts";
 import { Hub, type HubOptions } from "../server/chat/hub.ts";
 import { LocalFanout } from "../server/fanout/fanout.ts";
 import { createHandler } from "../server/http.ts";
@@ -55,6 +52,8 @@ type Of<T extends ServerMessage["type"]> = Extract<ServerMessage, { type: T }>;
 export class TestClient {
   readonly socket: WebSocket;
   readonly received: ServerMessage[] = [];
+  /** WebSocket frames received; fewer than messages when batched. */
+  frames = 0;
   #cursor = 0;
   #waiters: (() => void)[] = [];
   closed: Promise<CloseEvent>;
@@ -62,9 +61,10 @@ export class TestClient {
   private constructor(socket: WebSocket) {
     this.socket = socket;
     socket.onmessage = (event) => {
-      const message = parseServerMessage(String(event.data));
-      if (!message) throw new Error(`Unparseable frame: ${event.data}`);
-      this.received.push(message);
+      const messages = parseServerFrame(String(event.data));
+      if (!messages) throw new Error(`Unparseable frame: ${event.data}`);
+      this.frames++;
+      this.received.push(...messages);
       for (const wake of this.#waiters.splice(0)) wake();
     };
     this.closed = new Promise((resolve) => {

@@ -53,8 +53,9 @@ export function spawnChat(
     rejectPort = reject;
   });
   const pump = async (stream: ReadableStream<Uint8Array>) => {
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-      text += chunk;
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) {
+      text += decoder.decode(chunk, { stream: true });
       const match = /http:\/\/(?:localhost|127\.0\.0\.1):(\d+)/.exec(text);
       if (match?.[1]) resolvePort(Number(match[1]));
     }

@@ -24,7 +24,7 @@ import { nameSkeleton, normalizeName } from "../../protocol/names.ts";
 import type { Fanout } from "../fanout/fanout.ts";
 import type { ChatStore } from "../store/store.ts";
 import type { Peer } from "./peer.ts";
-import { memberOf, Room, type Session } from "./room.ts";
+import { type Batching, memberOf, Room, type Session } from "./room.ts";
 import { type BucketRule, TokenBucket } from "./rate_limit.ts";
 import { pickTemporaryName } from "./temp_names.ts";
 
@@ -59,6 +59,13 @@ export interface HubOptions {
    */
   abuseRate?: BucketRule;
   log?: (level: "debug" | "info" | "warn", message: string) => void;
+  /**
+   * Coalesce room events published within this many milliseconds into one
+   * frame per client (0: every event is its own frame). Needs `schedule`.
+   */
+  batchWindowMs?: number;
+  /** Timer used for batching: runs `callback` after `delayMs`. */
+  schedule?: (callback: () => void, delayMs: number) => void;
 }
 
 interface Connection {
@@ -124,6 +131,7 @@ export class Hub {
   #renameRate: BucketRule;
   #abuseRate: BucketRule;
   #limits = new WeakMap<Session, SessionLimits>();
+  #batching: Batching | null;
   #rooms = new Map<string, Room>();
   #connections = new Map<string, Connection>();
   #handlers: Handlers = {
@@ -150,6 +158,10 @@ export class Hub {
     this.#sendRate = options.sendRate ?? DEFAULTS.sendRate;
     this.#renameRate = options.renameRate ?? DEFAULTS.renameRate;
     this.#abuseRate = options.abuseRate ?? DEFAULTS.abuseRate;
+    const windowMs = options.batchWindowMs ?? 0;
+    this.#batching = windowMs > 0 && options.schedule
+      ? { windowMs, now: this.#now, schedule: options.schedule }
+      : null;
   }
 
   /** Counts for /healthz. */
@@ -302,6 +314,7 @@ export class Hub {
 
   /** Closes every connection, e.g. with 1001 on shutdown. */
   closeAll(code: number, reason: string): void {
+    for (const room of this.#rooms.values()) room.flush();
     for (const connection of [...this.#connections.values()]) {
       connection.peer.close(code, reason);
       this.disconnect(connection.peer.id);
@@ -311,7 +324,7 @@ export class Hub {
   #room(name: string): Room {
     let room = this.#rooms.get(name);
     if (!room) {
-      room = new Room(name, this.#store, this.#fanout);
+      room = new Room(name, this.#store, this.#fanout, this.#batching);
       room.restoreSessions(this.#now(), this.#resumeWindowMs);
       this.#rooms.set(name, room);
     }
@@ -323,6 +336,9 @@ export class Hub {
       throw new ProtocolError("already_joined", "This connection has joined");
     }
     const room = this.#room(normalizeRoomName(hello.room));
+    // Queued events predate this welcome's history and member list; send
+    // them before the newcomer is attached so it never sees them twice.
+    room.flush();
     const token = this.#randomHex(32);
     const now = this.#now();
     const usedHash = hello.resumeToken === undefined

@@ -41,6 +41,15 @@ export interface Session {
   lastTypingAt: number;
 }
 
+/** How a room coalesces events into batch frames; null turns it off. */
+export interface Batching {
+  /** Events within this many milliseconds of a frame share the next one. */
+  windowMs: number;
+  now: () => number;
+  /** Runs `flush` after `delayMs` (a timer at the edge of the core). */
+  schedule: (flush: () => void, delayMs: number) => void;
+}
+
 export function memberOf(session: Session): Member {
   return { id: session.userId, name: session.name };
 }
@@ -57,11 +66,22 @@ export class Room {
   #store: ChatStore;
   #fanout: Fanout;
   #unsubscribe: () => void;
+  #batching: Batching | null;
+  /** Serialised events waiting for the next batch. */
+  #queue: string[] = [];
+  #flushPending = false;
+  #lastFlushAt = -Infinity;
 
-  constructor(name: string, store: ChatStore, fanout: Fanout) {
+  constructor(
+    name: string,
+    store: ChatStore,
+    fanout: Fanout,
+    batching: Batching | null = null,
+  ) {
     this.name = name;
     this.#store = store;
     this.#fanout = fanout;
+    this.#batching = batching;
     this.log = store.openRoom(name);
     this.#unsubscribe = fanout.subscribe(name, (frame) => this.#deliver(frame));
   }
@@ -175,9 +195,49 @@ export class Room {
     return members;
   }
 
-  /** Serialises once and hands the frame to every subscriber of the room. */
+  /**
+   * Serialises once and hands the frame to every subscriber of the room.
+   * With batching, an event in a quiet room goes out at once; events that
+   * follow within the window wait and go out together as one `batch` frame,
+   * so a busy room costs each client one frame per window, not one per event.
+   */
   publish(message: ServerMessage): void {
-    this.#fanout.publish(this.name, JSON.stringify(message));
+    const frame = JSON.stringify(message);
+    const batching = this.#batching;
+    if (!batching) {
+      this.#fanout.publish(this.name, frame);
+      return;
+    }
+    const now = batching.now();
+    if (!this.#flushPending && now - this.#lastFlushAt >= batching.windowMs) {
+      this.#lastFlushAt = now;
+      this.#fanout.publish(this.name, frame);
+      return;
+    }
+    this.#queue.push(frame);
+    if (!this.#flushPending) {
+      this.#flushPending = true;
+      batching.schedule(
+        () => this.flush(),
+        this.#lastFlushAt + batching.windowMs - now,
+      );
+    }
+  }
+
+  /** Sends whatever is queued now (before a welcome, and at shutdown). */
+  flush(): void {
+    this.#flushPending = false;
+    if (this.#queue.length === 0) return;
+    const frames = this.#queue;
+    this.#queue = [];
+    this.#lastFlushAt = this.#batching?.now() ?? 0;
+    this.#fanout.publish(
+      this.name,
+      frames.length === 1
+        ? frames[0] ?? ""
+        // Frames are already JSON: splice them in rather than re-serialise.
+        : `{"type":"batch","messages":[${frames.join(",")}]}`,
+    );
   }
 
   #deliver(frame: string): void {
@@ -187,7 +247,8 @@ export class Room {
   }
 
   isIdle(): boolean {
-    return this.sessions.size === 0 && this.pending.size === 0;
+    return this.sessions.size === 0 && this.pending.size === 0 &&
+      this.#queue.length === 0;
   }
 
   dispose(): void {
