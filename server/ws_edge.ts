@@ -27,6 +27,13 @@ const IDLE_TIMEOUT_SECONDS = 15;
  */
 export const MAX_BUFFERED_BYTES = 1024 * 1024;
 
+/**
+ * After the server closes a socket, Deno reports the close only once the
+ * peer answers it, and a hostile or frozen peer may never do so. Its
+ * connection slot is given back after this long regardless.
+ */
+const CLOSE_DEADLINE_MS = 5_000;
+
 /** Upgrades `request` and attaches the socket to `hub`. */
 export function upgradeToChat(
   request: Request,
@@ -54,7 +61,20 @@ export function upgradeToChat(
       } catch {
         // Already failing; the close event will follow.
       }
+      // The peer is out of the room now, not when it gets round to
+      // answering the close.
+      hub.disconnect(peer.id);
+      deadline ??= setTimeout(finish, CLOSE_DEADLINE_MS);
     },
+  };
+  let deadline: ReturnType<typeof setTimeout> | undefined;
+  let finished = false;
+  const finish = () => {
+    clearTimeout(deadline);
+    if (finished) return;
+    finished = true;
+    hub.disconnect(peer.id);
+    onClosed();
   };
   socket.onopen = () => hub.connect(peer);
   socket.onmessage = (event: MessageEvent<unknown>) => {
@@ -82,11 +102,8 @@ export function upgradeToChat(
       );
     }
   };
-  // Deno may report one socket's end more than once; disconnect is idempotent.
-  socket.onclose = () => {
-    hub.disconnect(peer.id);
-    onClosed();
-  };
+  // Deno may report one socket's end more than once; finish runs once.
+  socket.onclose = finish;
   socket.onerror = () => {};
   return response;
 }

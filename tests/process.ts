@@ -37,10 +37,11 @@ export function spawnChat(
   command: string,
   args: string[],
   env: Record<string, string> = {},
+  cwd: string = new URL("..", import.meta.url).pathname,
 ): ChatProcess {
   const child = new Deno.Command(command, {
     args,
-    cwd: new URL("..", import.meta.url).pathname,
+    cwd,
     stdout: "piped",
     stderr: "piped",
     env: { NO_COLOR: "1", ...env },

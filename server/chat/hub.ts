@@ -359,8 +359,8 @@ export class Hub {
         // The same session on a new socket (a half-open old one, or a
         // copied token): the newest connection wins.
         const old = this.#connections.get(session.peer.id);
-        session.peer.close(CLOSE_CODES.replaced, "Session resumed elsewhere");
         if (old) old.session = null;
+        session.peer.close(CLOSE_CODES.replaced, "Session resumed elsewhere");
       }
       announceJoin = !session.present;
       session.peer = connection.peer;
@@ -458,6 +458,8 @@ export class Hub {
     }
     // Only new messages are charged: resends of stored ones cost nothing.
     this.#spend(this.#limitsOf(session).send, "messages");
+    // A message ends the typing notice on clients; let the next one through.
+    session.lastTypingAt = -Infinity;
     const message: ChatMessage = {
       seq: room.log.lastSeq + 1,
       time: this.#now(),

@@ -1,0 +1,76 @@
+/**
+ * Regenerates docs/screenshot.png, the README's picture: two people chatting
+ * in a real server and a real Chromium, seen by one of them at 1280×800.
+ *
+ *   deno task build && deno run -A scripts/readme_screenshot.ts
+ */
+
+import {
+  ENGLISH,
+  gotoChat,
+  launchChromium,
+  rename,
+  send,
+  SPANISH,
+  waitFor,
+  waitForMessage,
+  waitForNotice,
+} from "../tests/browser.ts";
+import { startServer } from "../tests/helpers.ts";
+
+const OUTPUT = new URL("../docs/screenshot.png", import.meta.url);
+
+const CONVERSATION: ["tom" | "lucia", string][] = [
+  ["lucia", "¡Hola Tom! ¿Llegaste bien a Madrid?"],
+  ["tom", "Hi Lucía! Yes, landed an hour ago. The flat is lovely."],
+  [
+    "lucia",
+    "Genial. ¿Cenamos juntos esta noche? Conozco un sitio de tapas cerca de Sol.",
+  ],
+  ["tom", "Sounds perfect. Is 9 pm too early for Madrid?"],
+  ["lucia", "Un poco, jaja. ¿Quedamos a las 21:30 en la Puerta del Sol?"],
+  ["tom", "Deal, see you there!"],
+];
+
+if (import.meta.main) {
+  const server = startServer();
+  const browser = await launchChromium();
+  try {
+    const url = `${server.url}/r/general`;
+    const viewport = { width: 1280, height: 800 };
+    const tom = await (await browser.newContext({ ...ENGLISH, viewport }))
+      .newPage();
+    const lucia = await (await browser.newContext({ ...SPANISH, viewport }))
+      .newPage();
+    await gotoChat(tom, url);
+    await rename(tom, "Tom");
+    // Same session after a reload, without the notice about his own rename.
+    await tom.reload();
+    await waitFor(
+      tom,
+      "Tom back",
+      (s) => s.you === "Tom" && s.notices.length === 0,
+    );
+    await gotoChat(lucia, url);
+    const temporary = (await waitFor(lucia, "a name", (s) => s.you !== "")).you;
+    await rename(lucia, "Lucía");
+    await waitForNotice(tom, `${temporary} is now Lucía`);
+    for (const [who, text] of CONVERSATION) {
+      await send(who === "tom" ? tom : lucia, text);
+      await waitForMessage(tom, text);
+    }
+    // Slowly: the server drops a typing notice that follows the last one by
+    // under 2 s, and the client only repeats it 3 s later.
+    await lucia.locator("#composer-input").pressSequentially(
+      "¡Perfecto! Nos vemos allí",
+      { delay: 200 },
+    );
+    await waitFor(tom, "the typing line", (s) => s.typing !== "", 10_000);
+    await tom.evaluate("document.activeElement?.blur()");
+    await tom.screenshot({ path: OUTPUT.pathname });
+    console.log(`Wrote ${OUTPUT.pathname}`);
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+}
