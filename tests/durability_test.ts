@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import type { ChatMessage } from "../protocol/messages.ts";
+import { type ChatMessage, parseServerFrame } from "../protocol/messages.ts";
 import { TestClient } from "./helpers.ts";
 import {
   type ChatProcess,
@@ -159,11 +159,12 @@ Deno.test("kill -9 mid-stream: every acked message is stored exactly once, in or
       seen.set(message.seq, message);
     }
     joined.client.socket.addEventListener("message", (event) => {
-      const data = JSON.parse(String(event.data));
-      if (data.type === "ack") acked.set(data.id, data.seq);
-      if (data.type === "chat") {
-        seen.set(data.message.seq, data.message);
-        lastSeq = Math.max(lastSeq, data.message.seq);
+      for (const data of parseServerFrame(String(event.data)) ?? []) {
+        if (data.type === "ack") acked.set(data.id, data.seq);
+        if (data.type === "chat") {
+          seen.set(data.message.seq, data.message);
+          lastSeq = Math.max(lastSeq, data.message.seq);
+        }
       }
     });
     current.client = joined.client;

@@ -1,0 +1,1263 @@
+/**
+ * `deno task bench`: runs each scenario against three servers and prints a
+ * table with the chat's figures as ratios to the baseline.
+ *
+ *   baseline     bench/baseline_server.ts, the smallest Deno broadcast loop
+ *   chat+sqlite  server.ts with its default durable store in a temp --data dir
+ *   chat+memory  server.ts --db :memory:
+ *
+ * The chat runs with its real defaults; only the per-user send rate and the
+ * connection caps are raised by flags, since every bench client is one user
+ * on one address. Each scenario gets a fresh server process, pinned to CPU 0
+ * with the generator (bench/load.ts) on CPU 1 when there are two CPUs and
+ * `taskset`. The server's CPU and RSS come from /proc/PID/{stat,status},
+ * which is why this needs --allow-all (Deno guards /proc).
+ *
+ * Scenarios (full; --quick uses smaller ones):
+ *   A  100 clients, 10 senders, 200 msg/s, 10 s
+ *   B  1,000 clients, 10 senders, 100 msg/s, 10 s
+ *   C  idle memory per connection at 1,000 and 5,000 clients
+ *   D  highest rate at 500 clients with p99 <= 100 ms and nothing lost
+ *   E  join storm: 3,000 clients connect at once
+ *
+ *   deno run --allow-all bench/run.ts [--quick] [--scenario A[,B…]]
+ *     [--variant baseline,sqlite,memory] [--json FILE]
+ */
+
+import { parseArgs } from "node:util";
+import type {
+  ConnectReport,
+  LatencySummary,
+  Mode,
+  SendReport,
+  StormReport,
+} from "./load.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+const DENO = Deno.execPath();
+
+type VariantKey = "baseline" | "sqlite" | "memory";
+type ScenarioKey = "A" | "B" | "C" | "D" | "E";
+
+const VARIANTS: Record<VariantKey, { label: string; mode: Mode }> = {
+  baseline: { label: "baseline", mode: "raw" },
+  sqlite: { label: "chat+sqlite", mode: "chat" },
+  memory: { label: "chat+memory", mode: "chat" },
+};
+const VARIANT_KEYS = Object.keys(VARIANTS) as VariantKey[];
+const SCENARIO_KEYS: ScenarioKey[] = ["A", "B", "C", "D", "E"];
+
+interface ThroughputPlan {
+  clients: number;
+  senders: number;
+  rate: number;
+  durationS: number;
+}
+
+interface Plan {
+  A: ThroughputPlan;
+  B: ThroughputPlan;
+  C: { counts: number[]; roomSize: number; settleMs: number };
+  D: {
+    clients: number;
+    senders: number;
+    startRate: number;
+    stepS: number;
+    maxDoublings: number;
+    bisections: number;
+    p99LimitMs: number;
+    /** Per variant; the search stops early when it runs out. */
+    budgetS: number;
+  };
+  E: { clients: number; quietMs: number; maxMs: number };
+}
+
+const FULL: Plan = {
+  A: { clients: 100, senders: 10, rate: 200, durationS: 10 },
+  B: { clients: 1000, senders: 10, rate: 100, durationS: 10 },
+  C: { counts: [1000, 5000], roomSize: 100, settleMs: 2000 },
+  D: {
+    clients: 500,
+    senders: 10,
+    startRate: 200,
+    stepS: 5,
+    maxDoublings: 6,
+    bisections: 3,
+    p99LimitMs: 100,
+    budgetS: 75,
+  },
+  E: { clients: 3000, quietMs: 500, maxMs: 75_000 },
+};
+
+const QUICK: Plan = {
+  A: { clients: 50, senders: 5, rate: 100, durationS: 3 },
+  B: { clients: 300, senders: 10, rate: 100, durationS: 3 },
+  C: { counts: [200, 1000], roomSize: 100, settleMs: 1000 },
+  D: {
+    clients: 200,
+    senders: 10,
+    startRate: 200,
+    stepS: 2,
+    maxDoublings: 3,
+    bisections: 1,
+    p99LimitMs: 100,
+    budgetS: 20,
+  },
+  E: { clients: 1000, quietMs: 500, maxMs: 20_000 },
+};
+
+// ---------------------------------------------------------------------------
+// Processes: the server under test, its /proc figures, the generator.
+// ---------------------------------------------------------------------------
+
+/** Keeps the last lines a child printed, for error messages. */
+function drain(stream: ReadableStream<Uint8Array>, tail: string[]): void {
+  (async () => {
+    for await (
+      const text of stream.pipeThrough(new TextDecoderStream())
+    ) {
+      tail.push(...text.split("\n").filter(Boolean));
+      if (tail.length > 40) tail.splice(0, tail.length - 40);
+    }
+  })().catch(() => {});
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Linux reports process times in clock ticks; USER_HZ is 100 everywhere. */
+const CLOCK_TICKS_PER_SECOND = 100;
+
+interface ProcSample {
+  /** utime + stime, seconds. */
+  cpuS: number;
+  rssKb: number;
+  /** Peak RSS over the process's life (VmHWM). */
+  hwmKb: number;
+}
+
+function readProc(pid: number): ProcSample | null {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    // The command name may contain spaces: fields start after the last ")".
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+    const kb = (key: string) =>
+      Number(new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? 0);
+    return {
+      cpuS: ticks / CLOCK_TICKS_PER_SECOND,
+      rssKb: kb("VmRSS"),
+      hwmKb: kb("VmHWM"),
+    };
+  } catch {
+    return null;
+  }
+}
+
+interface Measured<T> {
+  value: T;
+  /** Mean CPU% of the server over the call. */
+  cpuPct: number;
+  /** Highest RSS sampled (every 100 ms) during the call, MB. */
+  peakRssMb: number;
+}
+
+/** Runs `fn` while sampling the server's CPU and RSS. */
+async function measure<T>(
+  pid: number,
+  fn: () => Promise<T>,
+): Promise<Measured<T>> {
+  const first = readProc(pid);
+  const t0 = performance.now();
+  let peakKb = first?.rssKb ?? 0;
+  const timer = setInterval(() => {
+    peakKb = Math.max(peakKb, readProc(pid)?.rssKb ?? 0);
+  }, 100);
+  try {
+    const value = await fn();
+    const last = readProc(pid);
+    const wallS = (performance.now() - t0) / 1000;
+    peakKb = Math.max(peakKb, last?.rssKb ?? 0);
+    return {
+      value,
+      cpuPct: first && last && wallS > 0
+        ? ((last.cpuS - first.cpuS) / wallS) * 100
+        : NaN,
+      peakRssMb: peakKb / 1024,
+    };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+interface Pinning {
+  server: string[];
+  generator: string[];
+  used: boolean;
+  why: string;
+}
+
+async function run(
+  command: string,
+  args: string[],
+): Promise<{ ok: boolean; stdout: string }> {
+  try {
+    const result = await new Deno.Command(command, {
+      args,
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    return {
+      ok: result.success,
+      stdout: new TextDecoder().decode(result.stdout).trim(),
+    };
+  } catch {
+    return { ok: false, stdout: "" };
+  }
+}
+
+/** Pins server and generator to different CPUs when there are two of them. */
+async function pinning(): Promise<Pinning> {
+  const cpus = Number((await run("nproc", [])).stdout) ||
+    navigator.hardwareConcurrency;
+  const taskset = (await run("taskset", ["-c", "0", "true"])).ok;
+  if (cpus >= 2 && taskset) {
+    return {
+      server: ["taskset", "-c", "0"],
+      generator: ["taskset", "-c", "1"],
+      used: true,
+      why: `server on CPU 0, generator on CPU 1 (nproc ${cpus})`,
+    };
+  }
+  return {
+    server: [],
+    generator: [],
+    used: false,
+    why: cpus < 2
+      ? `not pinned: nproc is ${cpus}`
+      : "not pinned: taskset not found",
+  };
+}
+
+function spawn(prefix: string[], args: string[], stdin: boolean) {
+  const [command, ...rest] = [...prefix, DENO, ...args];
+  return new Deno.Command(command!, {
+    args: rest,
+    cwd: ROOT,
+    stdin: stdin ? "piped" : "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+}
+
+class Server {
+  readonly child: Deno.ChildProcess;
+  readonly port: number;
+  readonly tail: string[] = [];
+
+  constructor(child: Deno.ChildProcess, port: number) {
+    this.child = child;
+    this.port = port;
+    drain(child.stdout, this.tail);
+    drain(child.stderr, this.tail);
+  }
+
+  get pid(): number {
+    return this.child.pid;
+  }
+
+  get url(): string {
+    return `ws://127.0.0.1:${this.port}/`;
+  }
+
+  /** Waits (bounded) until the server answers HTTP. */
+  async ready(): Promise<void> {
+    const deadline = performance.now() + 30_000;
+    while (performance.now() < deadline) {
+      try {
+        const response = await fetch(`http://127.0.0.1:${this.port}/healthz`);
+        await response.body?.cancel();
+        return;
+      } catch {
+        await sleep(100);
+      }
+    }
+    throw new Error(`Server did not start:\n${this.tail.join("\n")}`);
+  }
+
+  sample(): ProcSample | null {
+    return readProc(this.pid);
+  }
+
+  async stop(): Promise<void> {
+    try {
+      this.child.kill("SIGTERM");
+    } catch {
+      // Already gone.
+    }
+    const exited = await Promise.race([
+      this.child.status.then(() => true),
+      sleep(5000).then(() => false),
+    ]);
+    if (!exited) {
+      try {
+        this.child.kill("SIGKILL");
+      } catch {
+        // Gone meanwhile.
+      }
+      await this.child.status;
+    }
+  }
+}
+
+async function startServer(
+  variant: VariantKey,
+  pins: Pinning,
+  tempRoot: string,
+  options: { joinNotice?: boolean } = {},
+): Promise<Server> {
+  const port = freePort();
+  let args: string[];
+  if (variant === "baseline") {
+    args = [
+      "run",
+      "--allow-net=127.0.0.1",
+      "bench/baseline_server.ts",
+      "--port",
+      String(port),
+      ...(options.joinNotice ? ["--join-notice"] : []),
+    ];
+  } else {
+    const dataDir = await Deno.makeTempDir({ dir: tempRoot, prefix: "data-" });
+    args = [
+      "run",
+      "--allow-net=127.0.0.1",
+      "--allow-env=PORT,HOST,LOG_LEVEL",
+      `--allow-read=${dataDir}`,
+      `--allow-write=${dataDir}`,
+      "server.ts",
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      ...(variant === "memory" ? ["--db", ":memory:"] : ["--data", dataDir]),
+      // One user per client may send this fast; one address opens them all.
+      "--send-rate",
+      "1000000",
+      "--send-burst",
+      "1000000",
+      "--max-per-address",
+      "100000",
+      "--max-connections",
+      "100000",
+    ];
+  }
+  const server = new Server(spawn(pins.server, args, false), port);
+  try {
+    await server.ready();
+  } catch (error) {
+    await server.stop();
+    throw error;
+  }
+  return server;
+}
+
+/** The generator as a child process, driven one JSON line at a time. */
+class LoadGenerator {
+  readonly child: Deno.ChildProcess;
+  readonly tail: string[] = [];
+  #lines: AsyncIterator<string>;
+  #writer: WritableStreamDefaultWriter<Uint8Array>;
+
+  constructor(pins: Pinning, url: string, mode: Mode, roomSize?: number) {
+    this.child = spawn(pins.generator, [
+      "run",
+      "--allow-net=127.0.0.1",
+      "bench/load.ts",
+      "--interactive",
+      "--url",
+      url,
+      "--mode",
+      mode,
+      "--timeout",
+      "900",
+      ...(roomSize ? ["--room-size", String(roomSize)] : []),
+    ], true);
+    drain(this.child.stderr, this.tail);
+    this.#writer = this.child.stdin.getWriter();
+    this.#lines = this.#readLines(this.child.stdout)[Symbol.asyncIterator]();
+  }
+
+  async *#readLines(stream: ReadableStream<Uint8Array>) {
+    let buffer = "";
+    for await (const text of stream.pipeThrough(new TextDecoderStream())) {
+      buffer += text;
+      let newline;
+      while ((newline = buffer.indexOf("\n")) >= 0) {
+        yield buffer.slice(0, newline);
+        buffer = buffer.slice(newline + 1);
+      }
+    }
+  }
+
+  async #next(timeoutMs: number): Promise<Record<string, unknown>> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`Generator gave no answer in ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+    });
+    try {
+      const line = await Promise.race([this.#lines.next(), timeout]);
+      if (line.done) {
+        throw new Error(`Generator exited:\n${this.tail.join("\n")}`);
+      }
+      const value: unknown = JSON.parse(line.value);
+      if (typeof value !== "object" || value === null) {
+        throw new TypeError(`Generator said ${line.value}`);
+      }
+      if ("event" in value && value.event === "error") {
+        throw new Error(`Generator error: ${line.value}`);
+      }
+      return value as Record<string, unknown>;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async started(): Promise<void> {
+    await this.#next(30_000);
+  }
+
+  /** Sends one command; its answer is trusted as the type load.ts declares. */
+  async request<T>(command: object, timeoutMs: number): Promise<T> {
+    await this.#writer.write(
+      new TextEncoder().encode(`${JSON.stringify(command)}\n`),
+    );
+    return await this.#next(timeoutMs) as T;
+  }
+
+  async stop(): Promise<void> {
+    try {
+      await this.#writer.write(new TextEncoder().encode('{"cmd":"quit"}\n'));
+      await this.#writer.close();
+    } catch {
+      // Already gone.
+    }
+    const exited = await Promise.race([
+      this.child.status.then(() => true),
+      sleep(3000).then(() => false),
+    ]);
+    if (!exited) {
+      try {
+        this.child.kill("SIGKILL");
+      } catch {
+        // Gone meanwhile.
+      }
+      await this.child.status;
+    }
+    await this.child.stdout.cancel().catch(() => {});
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Scenarios.
+// ---------------------------------------------------------------------------
+
+interface ThroughputResult {
+  connect: ConnectReport;
+  send: SendReport;
+  serverCpuPct: number;
+  serverPeakRssMb: number;
+}
+
+interface IdleResult {
+  baseRssMb: number;
+  points: {
+    clients: number;
+    connected: number;
+    rssMb: number;
+    kbPerConn: number;
+  }[];
+}
+
+interface SearchStep {
+  rate: number;
+  ok: boolean;
+  p99: number;
+  lost: number;
+  closed: number;
+  deliveriesPerSec: number;
+  serverCpuPct: number;
+  generatorCpuPct: number;
+}
+
+interface SearchResult {
+  bestRate: number;
+  best: SearchStep | null;
+  steps: SearchStep[];
+  budgetHit: boolean;
+  serverPeakRssMb: number;
+}
+
+interface StormResult {
+  storm: StormReport;
+  serverCpuPct: number;
+  serverPeakRssMb: number;
+}
+
+type Result =
+  | { scenario: "A" | "B"; data: ThroughputResult }
+  | { scenario: "C"; data: IdleResult }
+  | { scenario: "D"; data: SearchResult }
+  | { scenario: "E"; data: StormResult };
+
+/** Starts a server and a generator, runs `body`, always stops both. */
+async function withRig<T>(
+  variant: VariantKey,
+  pins: Pinning,
+  tempRoot: string,
+  options: { joinNotice?: boolean; roomSize?: number },
+  body: (server: Server, generator: LoadGenerator) => Promise<T>,
+): Promise<T> {
+  const server = await startServer(variant, pins, tempRoot, options);
+  let generator: LoadGenerator | null = null;
+  try {
+    generator = new LoadGenerator(
+      pins,
+      server.url,
+      VARIANTS[variant].mode,
+      options.roomSize,
+    );
+    await generator.started();
+    return await body(server, generator);
+  } catch (error) {
+    const tails = [
+      "server output:",
+      ...server.tail.slice(-10),
+      "generator output:",
+      ...(generator?.tail.slice(-10) ?? []),
+    ];
+    throw new Error(`${error}\n${tails.join("\n")}`);
+  } finally {
+    await generator?.stop();
+    await server.stop();
+  }
+}
+
+/** Scenario A or B: connect, then send at a fixed rate. */
+function throughput(
+  plan: ThroughputPlan,
+): (server: Server, generator: LoadGenerator) => Promise<ThroughputResult> {
+  return async (server, generator) => {
+    const connect = await generator.request<ConnectReport>(
+      { cmd: "connect", clients: plan.clients },
+      120_000,
+    );
+    const measured = await measure(
+      server.pid,
+      () =>
+        generator.request<SendReport>({
+          cmd: "send",
+          senders: plan.senders,
+          rate: plan.rate,
+          duration: plan.durationS,
+        }, (plan.durationS + 30) * 1000),
+    );
+    return {
+      connect,
+      send: measured.value,
+      serverCpuPct: measured.cpuPct,
+      serverPeakRssMb: (server.sample()?.hwmKb ?? 0) / 1024,
+    };
+  };
+}
+
+/** Scenario C: RSS with no clients, then with each count of idle clients. */
+function idle(
+  plan: Plan["C"],
+): (server: Server, generator: LoadGenerator) => Promise<IdleResult> {
+  /** Median of a few samples, so one allocation spike does not count. */
+  const steadyRssKb = async (server: Server): Promise<number> => {
+    const samples: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      samples.push(server.sample()?.rssKb ?? 0);
+      await sleep(100);
+    }
+    samples.sort((a, b) => a - b);
+    return samples[2] ?? 0;
+  };
+  return async (server, generator) => {
+    await sleep(plan.settleMs);
+    const baseKb = await steadyRssKb(server);
+    const points: IdleResult["points"] = [];
+    for (const clients of plan.counts) {
+      const connect = await generator.request<ConnectReport>(
+        { cmd: "connect", clients },
+        180_000,
+      );
+      await sleep(plan.settleMs);
+      const kb = await steadyRssKb(server);
+      points.push({
+        clients,
+        connected: connect.connections,
+        rssMb: kb / 1024,
+        kbPerConn: (kb - baseKb) / Math.max(1, connect.connections),
+      });
+    }
+    return { baseRssMb: baseKb / 1024, points };
+  };
+}
+
+/**
+ * Scenario D: doubles the rate while the step passes, then bisects between
+ * the last pass and the first failure. A step passes with p99 within the
+ * limit, nothing lost and no connection closed.
+ */
+function search(
+  plan: Plan["D"],
+  progress: (step: SearchStep) => void,
+): (server: Server, generator: LoadGenerator) => Promise<SearchResult> {
+  return async (server, generator) => {
+    const deadline = performance.now() + plan.budgetS * 1000;
+    const steps: SearchStep[] = [];
+    let budgetHit = false;
+    const attempt = async (rate: number): Promise<SearchStep | null> => {
+      if (performance.now() > deadline) {
+        budgetHit = true;
+        return null;
+      }
+      // Replace clients the server dropped, and let any backlog drain.
+      await generator.request<ConnectReport>(
+        { cmd: "connect", clients: plan.clients },
+        120_000,
+      );
+      await generator.request(
+        { cmd: "quiet", quietMs: 300, maxMs: 15_000 },
+        30_000,
+      );
+      const measured = await measure(
+        server.pid,
+        () =>
+          generator.request<SendReport>({
+            cmd: "send",
+            senders: plan.senders,
+            rate,
+            duration: plan.stepS,
+            drainQuietMs: 1000,
+            drainMaxMs: 5000,
+          }, (plan.stepS + 30) * 1000),
+      );
+      const send = measured.value;
+      const step: SearchStep = {
+        rate,
+        ok: send.lost === 0 && send.closed === 0 && send.refused === 0 &&
+          send.latencyMs.p99 <= plan.p99LimitMs,
+        p99: send.latencyMs.p99,
+        lost: send.lost,
+        closed: send.closed,
+        deliveriesPerSec: send.deliveriesPerSec,
+        serverCpuPct: measured.cpuPct,
+        generatorCpuPct: send.generatorCpuPct,
+      };
+      steps.push(step);
+      progress(step);
+      return step;
+    };
+
+    let good = 0;
+    let bad = 0;
+    let rate = plan.startRate;
+    for (let i = 0; i <= plan.maxDoublings; i++) {
+      const step = await attempt(rate);
+      if (!step) break;
+      if (!step.ok) {
+        bad = rate;
+        break;
+      }
+      good = rate;
+      rate *= 2;
+    }
+    if (bad === 0 && good === 0) bad = plan.startRate;
+    for (let i = 0; i < plan.bisections && bad > 0; i++) {
+      const mid = Math.round((good + bad) / 2);
+      if (mid === good || mid === bad) break;
+      const step = await attempt(mid);
+      if (!step) break;
+      if (step.ok) good = mid;
+      else bad = mid;
+    }
+    const best = steps.filter((s) => s.ok && s.rate === good).at(-1) ?? null;
+    return {
+      bestRate: good,
+      best,
+      steps,
+      budgetHit,
+      serverPeakRssMb: (server.sample()?.hwmKb ?? 0) / 1024,
+    };
+  };
+}
+
+/** Scenario E: everyone connects at once into one room. */
+function storm(
+  plan: Plan["E"],
+): (server: Server, generator: LoadGenerator) => Promise<StormResult> {
+  return async (server, generator) => {
+    const measured = await measure(
+      server.pid,
+      () =>
+        generator.request<StormReport>({
+          cmd: "storm",
+          clients: plan.clients,
+          quietMs: plan.quietMs,
+          maxMs: plan.maxMs,
+        }, plan.maxMs + 30_000),
+    );
+    return {
+      storm: measured.value,
+      serverCpuPct: measured.cpuPct,
+      serverPeakRssMb: (server.sample()?.hwmKb ?? 0) / 1024,
+    };
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Report.
+// ---------------------------------------------------------------------------
+
+type Results = Partial<
+  Record<ScenarioKey, Partial<Record<VariantKey, Result | { error: string }>>>
+>;
+
+function fmt(value: number, digits = 1): string {
+  if (!Number.isFinite(value)) return "–";
+  if (Number.isInteger(value)) return value.toLocaleString("en-US");
+  return value.toLocaleString("en-US", {
+    maximumFractionDigits: digits,
+    minimumFractionDigits: value >= 100 ? 0 : Math.min(digits, 1),
+  });
+}
+
+function ratio(value: number, base: number): string {
+  if (!Number.isFinite(value) || !Number.isFinite(base) || base === 0) {
+    return "";
+  }
+  return ` (${(value / base).toFixed(2)}×)`;
+}
+
+interface Row {
+  label: string;
+  get: (result: Result) => number | undefined;
+  digits?: number;
+  /** Ratios mean nothing for counts like "lost". */
+  noRatio?: boolean;
+}
+
+const LATENCY_ROWS = (
+  pick: (result: Result) => LatencySummary | undefined,
+): Row[] =>
+  (["p50", "p95", "p99", "max"] as const).map((key) => ({
+    label: `latency ${key} (ms)`,
+    get: (result: Result) => pick(result)?.[key],
+    digits: 2,
+  }));
+
+function throughputRows(): Row[] {
+  const data = (r: Result) =>
+    r.scenario === "A" || r.scenario === "B" ? r.data : undefined;
+  return [
+    {
+      label: "connections",
+      get: (r) => data(r)?.send.connections,
+      noRatio: true,
+    },
+    { label: "messages sent", get: (r) => data(r)?.send.sent, noRatio: true },
+    {
+      label: "deliveries expected",
+      get: (r) => data(r)?.send.expected,
+      noRatio: true,
+    },
+    {
+      label: "deliveries lost",
+      get: (r) => data(r)?.send.lost,
+      noRatio: true,
+    },
+    {
+      label: "connections dropped",
+      get: (r) => data(r)?.send.closed,
+      noRatio: true,
+    },
+    {
+      label: "deliveries/s",
+      get: (r) => data(r)?.send.deliveriesPerSec,
+      digits: 0,
+    },
+    // The chat coalesces busy rooms' events; the baseline never does.
+    { label: "frames received", get: (r) => data(r)?.send.frames, digits: 0 },
+    ...LATENCY_ROWS((r) => data(r)?.send.latencyMs),
+    { label: "server CPU % (mean)", get: (r) => data(r)?.serverCpuPct },
+    { label: "server peak RSS (MB)", get: (r) => data(r)?.serverPeakRssMb },
+    {
+      label: "generator CPU %",
+      get: (r) => data(r)?.send.generatorCpuPct,
+      noRatio: true,
+    },
+  ];
+}
+
+function idleRows(plan: Plan["C"]): Row[] {
+  const data = (r: Result) => r.scenario === "C" ? r.data : undefined;
+  return [
+    { label: "RSS with 0 clients (MB)", get: (r) => data(r)?.baseRssMb },
+    ...plan.counts.flatMap((count, i): Row[] => [
+      {
+        label: `RSS with ${fmt(count, 0)} (MB)`,
+        get: (r) => data(r)?.points[i]?.rssMb,
+      },
+      {
+        label: `KB/connection at ${fmt(count, 0)}`,
+        get: (r) => data(r)?.points[i]?.kbPerConn,
+      },
+    ]),
+  ];
+}
+
+function searchRows(plan: Plan["D"]): Row[] {
+  const data = (r: Result) => r.scenario === "D" ? r.data : undefined;
+  return [
+    {
+      label: "max msg/s within limits",
+      get: (r) => data(r)?.bestRate,
+      digits: 0,
+    },
+    {
+      label: "deliveries/s at that rate",
+      get: (r) => data(r)?.best?.deliveriesPerSec,
+      digits: 0,
+    },
+    {
+      label: "p99 at that rate (ms)",
+      get: (r) => data(r)?.best?.p99,
+      digits: 2,
+    },
+    {
+      label: "server CPU % at that rate",
+      get: (r) => data(r)?.best?.serverCpuPct,
+    },
+    {
+      label: "generator CPU % at that rate",
+      get: (r) => data(r)?.best?.generatorCpuPct,
+      noRatio: true,
+    },
+    { label: "server peak RSS (MB)", get: (r) => data(r)?.serverPeakRssMb },
+    {
+      label: `steps (p99 limit ${plan.p99LimitMs} ms)`,
+      get: (r) => data(r)?.steps.length,
+      noRatio: true,
+      digits: 0,
+    },
+  ];
+}
+
+function stormRows(): Row[] {
+  const data = (r: Result) => r.scenario === "E" ? r.data : undefined;
+  return [
+    {
+      label: "connected",
+      get: (r) => data(r)?.storm.connections,
+      noRatio: true,
+    },
+    {
+      label: "dropped (not by the generator)",
+      get: (r) => {
+        const codes = data(r)?.storm.closeCodes;
+        return codes && Object.values(codes).reduce((a, b) => a + b, 0);
+      },
+      noRatio: true,
+    },
+    {
+      label: "all open/welcomed (ms)",
+      get: (r) => data(r)?.storm.readyMs,
+      digits: 0,
+    },
+    {
+      label: "settled: last frame (ms)",
+      get: (r) => data(r)?.storm.settledMs,
+      digits: 0,
+    },
+    {
+      label: "joined notices received",
+      get: (r) => data(r)?.storm.joinedReceived,
+      digits: 0,
+    },
+    {
+      label: "joined notices expected",
+      get: (r) => data(r)?.storm.joinedExpected,
+      noRatio: true,
+      digits: 0,
+    },
+    { label: "frames received", get: (r) => data(r)?.storm.frames, digits: 0 },
+    {
+      label: "MB received",
+      get: (r) => {
+        const bytes = data(r)?.storm.bytes;
+        return bytes === undefined ? undefined : bytes / 1e6;
+      },
+    },
+    { label: "server CPU % (mean)", get: (r) => data(r)?.serverCpuPct },
+    { label: "server peak RSS (MB)", get: (r) => data(r)?.serverPeakRssMb },
+    {
+      label: "generator CPU %",
+      get: (r) => data(r)?.storm.generatorCpuPct,
+      noRatio: true,
+    },
+  ];
+}
+
+function table(
+  title: string,
+  rows: Row[],
+  results: Partial<Record<VariantKey, Result | { error: string }>>,
+  variants: VariantKey[],
+): string {
+  const lines: string[][] = [["", ...variants.map((v) => VARIANTS[v].label)]];
+  for (const row of rows) {
+    const baseResult = results.baseline;
+    const base = baseResult && "scenario" in baseResult
+      ? row.get(baseResult)
+      : undefined;
+    lines.push([
+      row.label,
+      ...variants.map((variant) => {
+        const result = results[variant];
+        if (!result) return "";
+        if (!("scenario" in result)) return "error";
+        const value = row.get(result);
+        if (value === undefined) return "–";
+        const text = fmt(value, row.digits ?? 1);
+        return variant === "baseline" || row.noRatio || base === undefined
+          ? text
+          : `${text}${ratio(value, base)}`;
+      }),
+    ]);
+  }
+  const widths = lines[0]!.map((_, i) =>
+    Math.max(...lines.map((line) => line[i]!.length))
+  );
+  const body = lines.map((line) =>
+    line.map((cell, i) =>
+      i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!)
+    )
+      .join("  ")
+  );
+  return [title, ...body].join("\n");
+}
+
+function titles(plan: Plan): Record<ScenarioKey, string> {
+  const t = (p: ThroughputPlan) =>
+    `${fmt(p.clients, 0)} clients, ${p.senders} senders, ${
+      fmt(p.rate, 0)
+    } msg/s, ${p.durationS} s`;
+  return {
+    A: `A  ${t(plan.A)}`,
+    B: `B  ${t(plan.B)}`,
+    C: `C  idle memory per connection (chat: ${plan.C.roomSize} clients a room)`,
+    D: `D  highest rate at ${
+      fmt(plan.D.clients, 0)
+    } clients, ${plan.D.senders} senders: p99 <= ${plan.D.p99LimitMs} ms, nothing lost (${plan.D.stepS} s steps)`,
+    E: `E  join storm: ${
+      fmt(plan.E.clients, 0)
+    } clients connect at once into one room`,
+  };
+}
+
+function summary(result: Result): string {
+  switch (result.scenario) {
+    case "A":
+    case "B": {
+      const { send } = result.data;
+      return `${fmt(send.deliveriesPerSec, 0)} deliveries/s, p50 ${
+        fmt(send.latencyMs.p50, 2)
+      } p99 ${fmt(send.latencyMs.p99, 2)} ms, lost ${send.lost}, server CPU ${
+        fmt(result.data.serverCpuPct)
+      }%${closes(send.closeCodes)}`;
+    }
+    case "C":
+      return result.data.points.map((p) =>
+        `${p.connected} idle: ${fmt(p.kbPerConn)} KB/conn`
+      ).join(", ");
+    case "D":
+      return `max ${result.data.bestRate} msg/s` +
+        (result.data.budgetHit ? " (time budget reached)" : "");
+    case "E":
+      return `${result.data.storm.connections} connected in ${result.data.storm.readyMs} ms, settled at ${result.data.storm.settledMs} ms${
+        result.data.storm.timedOut ? " (timed out)" : ""
+      }${closes(result.data.storm.closeCodes)}`;
+  }
+}
+
+/** ", dropped: 12 × 1001" for connections closed under the generator. */
+function closes(codes: Record<string, number>): string {
+  const entries = Object.entries(codes);
+  if (entries.length === 0) return "";
+  return `, dropped: ${
+    entries.map(([code, n]) => `${n} × ${code}`).join(", ")
+  }`;
+}
+
+/** Timeouts and close codes of the join storm, one line per variant. */
+function stormNotes(
+  results: Partial<Record<VariantKey, Result | { error: string }>>,
+): string {
+  let notes = "";
+  for (const variant of VARIANT_KEYS) {
+    const result = results[variant];
+    if (!result || !("scenario" in result) || result.scenario !== "E") continue;
+    const { storm } = result.data;
+    if (!storm.timedOut && Object.keys(storm.closeCodes).length === 0) continue;
+    notes += `\n  ${VARIANTS[variant].label}: ${
+      storm.timedOut ? "did not settle within the time limit" : "settled"
+    }${closes(storm.closeCodes)}`;
+  }
+  return notes;
+}
+
+/** Each variant's search path: rate, pass or fail, generator saturation. */
+function searchSteps(
+  results: Partial<Record<VariantKey, Result | { error: string }>>,
+): string {
+  const lines = [
+    "  steps (✓ pass, ✗ fail; gen N% marks a saturated generator):",
+  ];
+  for (const variant of VARIANT_KEYS) {
+    const result = results[variant];
+    if (!result || !("scenario" in result) || result.scenario !== "D") continue;
+    const steps = result.data.steps.map((s) =>
+      `${s.rate}${s.ok ? "✓" : "✗"}${
+        s.generatorCpuPct >= 90 ? `(gen ${Math.round(s.generatorCpuPct)}%)` : ""
+      }`
+    );
+    lines.push(
+      `  ${VARIANTS[variant].label.padEnd(12)} ${steps.join(" ")}${
+        result.data.budgetHit ? " (time budget reached)" : ""
+      }`,
+    );
+  }
+  return lines.join("\n");
+}
+
+// ---------------------------------------------------------------------------
+// Main.
+// ---------------------------------------------------------------------------
+
+function parseList<T extends string>(
+  text: string | undefined,
+  allowed: readonly T[],
+  what: string,
+  normalise: (s: string) => string,
+): T[] {
+  if (text === undefined) return [...allowed];
+  const picked = text.split(",").map((s) => normalise(s.trim()));
+  for (const item of picked) {
+    if (!(allowed as readonly string[]).includes(item)) {
+      throw new RangeError(
+        `${what} "${item}" is not known: use ${allowed.join(", ")}`,
+      );
+    }
+  }
+  return allowed.filter((item) => picked.includes(item));
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      quick: { type: "boolean", default: false },
+      scenario: { type: "string" },
+      variant: { type: "string" },
+      json: { type: "string" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (values.help) {
+    console.log(
+      "Usage: deno task bench [--quick] [--scenario A,B,C,D,E] " +
+        "[--variant baseline,sqlite,memory] [--json FILE]",
+    );
+    return;
+  }
+  const plan = values.quick ? QUICK : FULL;
+  const scenarios = parseList(
+    values.scenario,
+    SCENARIO_KEYS,
+    "Scenario",
+    (s) => s.toUpperCase(),
+  );
+  const variants = parseList(
+    values.variant,
+    VARIANT_KEYS,
+    "Variant",
+    (s) => s.toLowerCase().replace(/^chat\+/, ""),
+  );
+  const pins = await pinning();
+  const started = performance.now();
+  const loadAverage = (await Deno.readTextFile("/proc/loadavg").catch(() => ""))
+    .split(" ").slice(0, 3).join(" ");
+  const header = [
+    `Chat benchmark (${
+      values.quick ? "quick" : "full"
+    }), Deno ${Deno.version.deno}, ${new Date().toISOString()}`,
+    `CPU pinning: ${pins.why}`,
+    `Load average before the run: ${loadAverage || "unknown"}`,
+  ];
+  console.error(header.join("\n"));
+  const tempRoot = await Deno.makeTempDir({ prefix: "chat-bench-" });
+  const results: Results = {};
+  const names = titles(plan);
+  try {
+    for (const scenario of scenarios) {
+      console.error(`\n${names[scenario]}`);
+      const byVariant: Partial<Record<VariantKey, Result | { error: string }>> =
+        {};
+      results[scenario] = byVariant;
+      for (const variant of variants) {
+        const label = VARIANTS[variant].label.padEnd(12);
+        const t0 = performance.now();
+        try {
+          let result: Result;
+          switch (scenario) {
+            case "A":
+            case "B":
+              result = {
+                scenario,
+                data: await withRig(
+                  variant,
+                  pins,
+                  tempRoot,
+                  {},
+                  throughput(plan[scenario]),
+                ),
+              };
+              break;
+            case "C":
+              result = {
+                scenario,
+                data: await withRig(variant, pins, tempRoot, {
+                  roomSize: plan.C.roomSize,
+                }, idle(plan.C)),
+              };
+              break;
+            case "D":
+              result = {
+                scenario,
+                data: await withRig(
+                  variant,
+                  pins,
+                  tempRoot,
+                  {},
+                  search(plan.D, (step) =>
+                    console.error(
+                      `  ${label}   ${fmt(step.rate, 0)} msg/s: ${
+                        step.ok ? "ok  " : "FAIL"
+                      } p99 ${
+                        fmt(step.p99, 2)
+                      } ms, lost ${step.lost}, closed ${step.closed}, server CPU ${
+                        fmt(step.serverCpuPct)
+                      }%, generator CPU ${fmt(step.generatorCpuPct)}%`,
+                    )),
+                ),
+              };
+              break;
+            case "E":
+              result = {
+                scenario,
+                data: await withRig(
+                  variant,
+                  pins,
+                  tempRoot,
+                  { joinNotice: true },
+                  storm(plan.E),
+                ),
+              };
+              break;
+          }
+          byVariant[variant] = result;
+          console.error(
+            `  ${label} ${summary(result)}  [${
+              ((performance.now() - t0) / 1000).toFixed(1)
+            } s]`,
+          );
+        } catch (error) {
+          byVariant[variant] = { error: String(error) };
+          console.error(`  ${label} FAILED: ${error}`);
+        }
+      }
+    }
+  } finally {
+    await Deno.remove(tempRoot, { recursive: true }).catch(() => {});
+  }
+
+  const sections: string[] = [];
+  for (const scenario of scenarios) {
+    const rows = scenario === "A" || scenario === "B"
+      ? throughputRows()
+      : scenario === "C"
+      ? idleRows(plan.C)
+      : scenario === "D"
+      ? searchRows(plan.D)
+      : stormRows();
+    let section = table(
+      names[scenario],
+      rows,
+      results[scenario] ?? {},
+      variants,
+    );
+    if (scenario === "D") section += `\n${searchSteps(results.D ?? {})}`;
+    if (scenario === "E") section += stormNotes(results.E ?? {});
+    sections.push(section);
+  }
+  const failures = scenarios.flatMap((s) =>
+    variants.flatMap((v) => {
+      const result = results[s]?.[v];
+      return result && "error" in result
+        ? [`${s} ${VARIANTS[v].label}: ${result.error}`]
+        : [];
+    })
+  );
+  console.log(
+    [
+      "",
+      ...header,
+      "Ratios are chat ÷ baseline (for latency, CPU and memory lower is better; for rates higher is better).",
+      "",
+      sections.join("\n\n"),
+      ...(failures.length ? ["", "Failures:", ...failures] : []),
+      "",
+      `Total time: ${((performance.now() - started) / 1000).toFixed(0)} s`,
+    ].join("\n"),
+  );
+  if (values.json) {
+    await Deno.writeTextFile(
+      values.json,
+      JSON.stringify(
+        { plan, pinning: pins.why, loadAverage, results },
+        null,
+        2,
+      ),
+    );
+  }
+  if (failures.length) Deno.exitCode = 1;
+}
+
+if (import.meta.main) await main();
