@@ -13,6 +13,7 @@ import {
   type HelloMessage,
   type ServerMessage,
 } from "../protocol/messages.ts";
+import { SendPump } from "./send_pump.ts";
 import { Connection } from "./connection.ts";
 import { LANG_STORAGE_KEY, pickLang } from "./i18n.ts";
 import { Outbox, outboxKey } from "./outbox.ts";
@@ -105,9 +106,14 @@ function main(): void {
     dispatch({ type: "outbox", entries: outbox.entries });
   }
 
-  function sendEntry(id: string, text: string): void {
-    connection.send({ type: "send", id, text });
-  }
+  const pump = new SendPump({
+    pending: () => outbox.pending(),
+    send: (id, text) => connection.send({ type: "send", id, text }),
+    setTimer(callback, ms) {
+      const timer = setTimeout(callback, ms);
+      return () => clearTimeout(timer);
+    },
+  });
 
   let lastTypingAt = -Infinity;
 
@@ -116,7 +122,7 @@ function main(): void {
       const id = crypto.randomUUID();
       outbox.add(id, text, Date.now());
       outboxChanged();
-      sendEntry(id, text);
+      pump.pump();
       lastTypingAt = -Infinity;
     },
     typing() {
@@ -141,10 +147,9 @@ function main(): void {
       }
     },
     retryMessage(id) {
-      const entry = outbox.retry(id);
-      if (entry === undefined) return;
+      if (outbox.retry(id) === undefined) return;
       outboxChanged();
-      sendEntry(entry.id, entry.text);
+      pump.pump();
     },
     discardMessage(id) {
       if (outbox.remove(id)) outboxChanged();
@@ -173,26 +178,33 @@ function main(): void {
         }
         if (changed) outboxChanged();
         // Same ids as before: the server acks a resend without storing twice.
-        for (const entry of outbox.pending()) sendEntry(entry.id, entry.text);
+        pump.reset();
         break;
       }
       case "ack":
         if (outbox.remove(message.id)) outboxChanged();
+        pump.settled(message.id);
         break;
       case "chat": {
         const m = message.message;
         if (m.from.id === state.you?.id && outbox.remove(m.clientId)) {
           outboxChanged();
+          pump.settled(m.clientId);
         }
         break;
       }
-      case "error":
-        if (
-          message.ref !== undefined && outbox.fail(message.ref, message.code)
-        ) {
+      case "error": {
+        const ref = message.ref;
+        if (ref === undefined || !outbox.has(ref)) break;
+        if (message.code === "rate_limited") {
+          // Not a failure: it goes out by itself once the server allows.
+          pump.rateLimited(ref, message.retryAfterMs ?? 1000);
+        } else if (outbox.fail(ref, message.code)) {
           outboxChanged();
+          pump.settled(ref);
         }
         break;
+      }
     }
   }
 
