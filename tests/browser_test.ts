@@ -235,6 +235,53 @@ browserTest(
 );
 
 browserTest(
+  "when the server lost its history the page says some messages may be missing, and keeps working",
+  async (t) => {
+    const dataDir = await Deno.makeTempDir({ prefix: "chat-browser-" });
+    t.defer(() => Deno.remove(dataDir, { recursive: true }).catch(() => {}));
+    const flags = (
+      port: number,
+    ) => ["--port", String(port), "--host", "127.0.0.1"];
+    let chat: ChatProcess = spawnChat(...serverCommand(flags(0), dataDir));
+    t.defer(() => chat.stop("SIGTERM"));
+    const port = await chat.port;
+    const ana = await t.openChat(`http://127.0.0.1:${port}/r/epoch`, ENGLISH);
+    await send(ana, "in the old history");
+    await waitFor(
+      ana,
+      "the message to be sent",
+      (shown) => shown.messages.some((m) => m.seq !== undefined && !m.pending),
+    );
+
+    await chat.stop("SIGTERM");
+    await waitForConnection(ana, "reconnecting");
+    await Deno.remove(dataDir, { recursive: true });
+    chat = spawnChat(...serverCommand(flags(port), dataDir));
+    assert.equal(await chat.port, port);
+    await ana.locator("#retry-button").click({ timeout: 5000 }).catch(() => {});
+    await waitForConnection(ana, "open", 20_000);
+    const shown = await waitFor(
+      ana,
+      "the gap marker",
+      (page) => page.gapMarkers === 1,
+    );
+    assert.ok(
+      shown.notices.some((n) => /missing/i.test(n)),
+      shown.notices.join(" | "),
+    );
+    await send(ana, "in the new history");
+    await waitFor(
+      ana,
+      "the new message to be sent",
+      (page) =>
+        page.messages.some((m) =>
+          m.text === "in the new history" && m.seq === "1" && !m.pending
+        ),
+    );
+  },
+);
+
+browserTest(
   "after a server restart the page reconnects and delivers a message typed while it was down exactly once",
   async (t) => {
     const dataDir = await Deno.makeTempDir({ prefix: "chat-browser-" });

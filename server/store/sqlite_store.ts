@@ -100,6 +100,8 @@ class SqliteRoomLog implements RoomLog {
   #lastSeq: number;
   /** Highest seq known to be in the database. */
   committedSeq: number;
+  /** Lowest seq still in the database (pruning moves it up). */
+  oldestSeq: number;
   /** Committed messages, newest last, at most RECENT_CACHE. */
   #recent: ChatMessage[];
   #store: SqliteStore;
@@ -110,6 +112,7 @@ class SqliteRoomLog implements RoomLog {
     epoch: string,
     lastSeq: number,
     recent: ChatMessage[],
+    oldestSeq: number,
   ) {
     this.#store = store;
     this.room = room;
@@ -117,6 +120,7 @@ class SqliteRoomLog implements RoomLog {
     this.#lastSeq = lastSeq;
     this.committedSeq = lastSeq;
     this.#recent = recent;
+    this.oldestSeq = oldestSeq;
   }
 
   get lastSeq(): number {
@@ -152,6 +156,8 @@ class SqliteRoomLog implements RoomLog {
     if (afterSeq > this.committedSeq) return null;
     if (this.committedSeq - afterSeq > limit) return null;
     if (afterSeq === this.committedSeq) return [];
+    // Pruned by retention (the memory cache may still hold them).
+    if (afterSeq + 1 < this.oldestSeq) return null;
     const oldestCached = this.#recent[0];
     const messages = oldestCached && oldestCached.seq <= afterSeq + 1
       ? this.#recent.slice(afterSeq + 1 - oldestCached.seq)
@@ -232,6 +238,7 @@ export class SqliteStore implements ChatStore {
     deleteSession: StatementSync;
     selectSession: StatementSync;
     selectRoomSessions: StatementSync;
+    selectOldest: StatementSync;
     pruneMessages: StatementSync;
   };
 
@@ -293,6 +300,9 @@ export class SqliteStore implements ChatStore {
       ),
       selectRoomSessions: db.prepare(
         "SELECT token_hash, user_id, name, room, expires_at FROM sessions WHERE room = ?",
+      ),
+      selectOldest: db.prepare(
+        "SELECT min(seq) AS oldest FROM messages WHERE room = ?",
       ),
       pruneMessages: db.prepare(
         "DELETE FROM messages WHERE room = ? AND seq > ? AND seq <= ?",
@@ -360,12 +370,15 @@ export class SqliteStore implements ChatStore {
       this.#statements.insertRoom.run(room, this.#newEpoch());
       row = this.#statements.selectRoom.get(room);
     }
+    const lastSeq = Number(row?.["last_seq"] ?? 0);
+    const oldest = this.#statements.selectOldest.get(room)?.["oldest"];
     const log = new SqliteRoomLog(
       this,
       room,
       String(row?.["epoch"]),
-      Number(row?.["last_seq"] ?? 0),
+      lastSeq,
       this.readRecent(room, RECENT_CACHE),
+      oldest === null || oldest === undefined ? lastSeq + 1 : Number(oldest),
     );
     this.#rooms.set(room, log);
     return log;
@@ -450,16 +463,17 @@ export class SqliteStore implements ChatStore {
     this.#wakeIdle();
   }
 
-  /** Deletes at most PRUNE_CHUNK messages beyond the retention limit. */
+  /**
+   * Deletes at most PRUNE_CHUNK of the oldest messages beyond the retention
+   * limit; a backlog is worked off over the following commits.
+   */
   #prune(log: SqliteRoomLog): void {
-    const keepFrom = log.committedSeq - this.#retention;
-    if (keepFrom <= 0) return;
+    const lastToDelete = log.committedSeq - this.#retention;
+    if (lastToDelete < log.oldestSeq) return;
     // Seqs are dense, so a seq range bounds the work of one DELETE.
-    this.#statements.pruneMessages.run(
-      log.room,
-      keepFrom - PRUNE_CHUNK,
-      keepFrom,
-    );
+    const upTo = Math.min(lastToDelete, log.oldestSeq + PRUNE_CHUNK - 1);
+    this.#statements.pruneMessages.run(log.room, log.oldestSeq - 1, upTo);
+    log.oldestSeq = upTo + 1;
   }
 
   #wakeIdle(): void {
