@@ -167,7 +167,8 @@ function main(): void {
     dispatch({ type: "server", message, now: Date.now() });
     switch (message.type) {
       case "welcome": {
-        // The server rotates the token: the old one is dead from now on.
+        // The server rotates the token; keep the newest (the previous one stays
+        // valid only until this one is used).
         resumeToken = message.resumeToken;
         saveNow();
         let changed = false;

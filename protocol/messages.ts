@@ -467,8 +467,9 @@ export function countCodePoints(text: string): number {
 }
 
 /**
- * Lower-cases and checks a room name: 1–40 letters, digits, `-` or `_`,
- * starting with a letter or digit. Throws `room_invalid` otherwise.
+ * Lower-cases and checks a room name: 1–40 letters (with their combining
+ * marks), digits, `-` or `_`, starting with a letter or digit. Throws
+ * `room_invalid` otherwise.
  */
 export function normalizeRoomName(raw: string): string {
   const room = raw.normalize("NFKC").trim().toLowerCase();
@@ -480,7 +481,7 @@ export function normalizeRoomName(raw: string): string {
       "room_invalid",
       `Room name "${
         raw.slice(0, MAX_ROOM_CHARS)
-      }" is not valid: use 1–${MAX_ROOM_CHARS} letters, digits, "-" or "_"`,
+      }" is not valid: use 1–${MAX_ROOM_CHARS} letters, digits, "-" or "_", starting with a letter or digit`,
     );
   }
   return room;
@@ -535,9 +536,10 @@ export function parseServerFrame(frame: string): ServerMessage[] | null {
     if (!Array.isArray(items)) return null;
     const messages: ServerMessage[] = [];
     for (const item of items) {
+      // An item this client does not understand (a newer server's type) is
+      // skipped, like a frame of that type would be, not the whole batch.
       const message = toServerMessage(item);
-      if (!message || message.type === "welcome") return null;
-      messages.push(message);
+      if (message && message.type !== "welcome") messages.push(message);
     }
     return messages;
   }

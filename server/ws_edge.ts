@@ -14,9 +14,8 @@ import type { Hub } from "./chat/hub.ts";
 import type { Peer } from "./chat/peer.ts";
 
 /**
- * Deno pings a peer after this many seconds of silence and closes it (1001)
- * if nothing arrives within as many again: a dead peer is gone within about
- * twice this.
+ * Deno pings a silent peer after half of this many seconds and closes it
+ * (1001) if no pong comes by the full timeout: a dead peer is gone within it.
  */
 const IDLE_TIMEOUT_SECONDS = 15;
 
