@@ -22,6 +22,13 @@ export const MAX_ITEMS = 500;
 export type Notice =
   | { readonly type: "joined"; readonly name: string }
   | { readonly type: "left"; readonly name: string }
+  /** Several joins or leaves at once: some names, and how many more. */
+  | {
+    readonly type: "crowd";
+    readonly kind: "joined" | "left";
+    readonly names: readonly string[];
+    readonly others: number;
+  }
   | { readonly type: "renamed"; readonly from: string; readonly to: string }
   | {
     readonly type: "error";
@@ -83,6 +90,11 @@ export interface State {
   readonly items: readonly Item[];
   readonly nextKey: number;
   readonly members: readonly Member[];
+  /**
+   * The room's size when a `presence` summary left `members` incomplete
+   * (a crowd arrived faster than names are listed); otherwise undefined.
+   */
+  readonly online?: number;
   readonly typing: readonly TypingEntry[];
   readonly typingTimeoutMs: number;
   /** Mirror of the outbox; entries not yet in `items` show as pending. */
@@ -255,25 +267,36 @@ function reduceServer(
     }
     case "joined": {
       const member = message.member;
+      const known = state.members.some((m) => m.id === member.id);
       const members = [
         ...state.members.filter((m) => m.id !== member.id),
         member,
       ];
-      if (member.id === ownId(state)) return { ...state, members };
+      // Already listed (the welcome came first): nothing new to announce.
+      if (member.id === ownId(state) || known) return { ...state, members };
       return addNotice(
-        { ...state, members },
+        withOnline({ ...state, members }, state.online, 1),
         { type: "joined", name: member.name },
       );
     }
     case "left": {
       const member = message.member;
       if (member.id === ownId(state)) return state;
-      return addNotice({
-        ...state,
-        members: state.members.filter((m) => m.id !== member.id),
-        typing: withoutTyping(state.typing, member.id),
-      }, { type: "left", name: member.name });
+      return addNotice(
+        withOnline(
+          {
+            ...state,
+            members: state.members.filter((m) => m.id !== member.id),
+            typing: withoutTyping(state.typing, member.id),
+          },
+          state.online,
+          -1,
+        ),
+        { type: "left", name: member.name },
+      );
     }
+    case "presence":
+      return applyPresence(state, message);
     case "renamed": {
       const { id, from, to } = message;
       const self = state.you?.id === id;
@@ -336,6 +359,7 @@ function reduceWelcome(
     youId: you.id,
     epoch: welcome.epoch,
     members: welcome.members,
+    online: undefined,
     typing: [],
     typingTimeoutMs: welcome.typingTimeoutMs,
   };
@@ -479,4 +503,53 @@ export function chatMessages(state: State): ChatMessage[] {
     if (item.kind === "chat") messages.push(item.message);
   }
   return messages;
+}
+
+/** Keeps a known room size in step with a single join (+1) or leave (-1). */
+function withOnline(
+  state: State,
+  online: number | undefined,
+  change: number,
+): State {
+  return online === undefined ? state : { ...state, online: online + change };
+}
+
+function applyPresence(
+  state: State,
+  presence: Extract<ServerMessage, { type: "presence" }>,
+): State {
+  const own = ownId(state);
+  // A summary may name people this tab's welcome already listed.
+  const before = new Set(state.members.map((m) => m.id));
+  const leftIds = new Set(presence.left.map((m) => m.id));
+  const members = state.members.filter((m) => !leftIds.has(m.id));
+  const known = new Set(members.map((m) => m.id));
+  for (const member of presence.joined) {
+    if (!known.has(member.id)) members.push(member);
+  }
+  const incomplete = presence.joinedCount > presence.joined.length ||
+    presence.leftCount > presence.left.length;
+  let next: State = {
+    ...state,
+    members,
+    online: incomplete || state.online !== undefined
+      ? presence.online
+      : undefined,
+    typing: state.typing.filter((t) => !leftIds.has(t.id)),
+  };
+  for (const kind of ["joined", "left"] as const) {
+    const listed = presence[kind].filter((m) =>
+      m.id !== own && (kind === "left" || !before.has(m.id))
+    );
+    const count = presence[kind === "joined" ? "joinedCount" : "leftCount"];
+    const others = count - presence[kind].length;
+    if (listed.length === 0 && others === 0) continue;
+    next = addNotice(next, {
+      type: "crowd",
+      kind,
+      names: listed.map((m) => m.name),
+      others,
+    });
+  }
+  return next;
 }

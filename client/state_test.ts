@@ -359,3 +359,44 @@ Deno.test("the reconnect countdown ticks only while reconnecting", () => {
   });
   assert.equal(run(waiting, { type: "tick", now: 1000 }).now, 1000);
 });
+
+Deno.test("a presence summary updates members, the room size and shows one crowd notice", () => {
+  let state = reduce(initialState({ room: "main", lang: "en", now: 0 }), {
+    type: "server",
+    now: 0,
+    message: {
+      type: "welcome",
+      protocol: 1,
+      room: "main",
+      epoch: "e",
+      you: { id: "me", name: "Me" },
+      resumeToken: "t",
+      resumed: false,
+      recovered: false,
+      history: [],
+      members: [{ id: "me", name: "Me" }, { id: "x", name: "Xavi" }],
+      typingTimeoutMs: 6000,
+    },
+  });
+  state = reduce(state, {
+    type: "server",
+    now: 1,
+    message: {
+      type: "presence",
+      joined: [{ id: "a", name: "Ana" }, { id: "b", name: "Bea" }],
+      left: [{ id: "x", name: "Xavi" }],
+      joinedCount: 43,
+      leftCount: 1,
+      online: 44,
+    },
+  });
+  assert.deepEqual(state.members.map((m) => m.id), ["me", "a", "b"]);
+  assert.equal(state.online, 44);
+  const notices = state.items.filter((i) => i.kind === "notice").map((i) =>
+    i.kind === "notice" ? i.notice : null
+  );
+  assert.deepEqual(notices, [
+    { type: "crowd", kind: "joined", names: ["Ana", "Bea"], others: 41 },
+    { type: "crowd", kind: "left", names: ["Xavi"], others: 0 },
+  ]);
+});

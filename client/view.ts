@@ -265,7 +265,7 @@ export function createView(doc: Document, handlers: ViewHandlers): View {
   function renderMembers(state: State): void {
     const you = state.you?.id;
     onlineCount.textContent = t(state.lang, "onlineCount", {
-      n: state.members.length,
+      n: state.online ?? state.members.length,
     });
     memberList.replaceChildren(
       ...sortedMembers(state).map((member) => {
@@ -372,6 +372,22 @@ export function createView(doc: Document, handlers: ViewHandlers): View {
       case "left":
         text = t(lang, "left", { name: notice.name });
         break;
+      case "crowd": {
+        const joined = notice.kind === "joined";
+        const names = notice.names.join(", ");
+        const total = notice.names.length + notice.others;
+        text = notice.names.length === 0
+          ? t(lang, joined ? "joinedCount" : "leftCount", { n: total })
+          : notice.others > 0
+          ? t(lang, joined ? "joinedMany" : "leftMany", {
+            names,
+            n: notice.others,
+          })
+          : total === 1
+          ? t(lang, notice.kind, { name: names })
+          : t(lang, joined ? "joinedSeveral" : "leftSeveral", { names });
+        break;
+      }
       case "renamed":
         text = t(lang, "renamed", { from: notice.from, to: notice.to });
         break;

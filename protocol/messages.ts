@@ -32,6 +32,8 @@ export const MAX_ROOM_CHARS = 40;
 export const MAX_TOKEN_CHARS = 128;
 /** How many recent messages a joining client receives. */
 export const HISTORY_ON_JOIN = 100;
+/** A `presence` summary lists at most this many names per direction. */
+export const PRESENCE_LISTED = 20;
 /** The room everyone lands in when the URL names none. */
 export const DEFAULT_ROOM = "main";
 
@@ -212,6 +214,22 @@ export interface RenamedEvent {
   to: string;
 }
 
+/**
+ * Several joins and leaves at once. A busy room reports presence in these
+ * summaries (at most every PRESENCE_WINDOW_MS) instead of one event per
+ * person, so a crowd arriving does not cost every member a frame per
+ * arrival. Lists are capped at PRESENCE_LISTED; the counts are exact.
+ */
+export interface PresenceEvent {
+  type: "presence";
+  joined: Member[];
+  left: Member[];
+  joinedCount: number;
+  leftCount: number;
+  /** Members in the room after these changes. */
+  online: number;
+}
+
 export interface TypingEvent {
   type: "typing";
   member: Member;
@@ -234,6 +252,7 @@ export type ServerMessage =
   | JoinedEvent
   | LeftEvent
   | RenamedEvent
+  | PresenceEvent
   | TypingEvent
   | ErrorMessage;
 
@@ -499,6 +518,7 @@ const SERVER_TYPES: ReadonlySet<string> = new Set<ServerMessage["type"]>([
   "joined",
   "left",
   "renamed",
+  "presence",
   "typing",
   "error",
 ]);
@@ -607,6 +627,15 @@ function toServerMessage(data: unknown): ServerMessage | null {
       return isMember(d["member"])
         ? { type: d["type"], member: d["member"] }
         : null;
+    case "presence": {
+      const { joined, left, joinedCount, leftCount, online } = d;
+      return Array.isArray(joined) && joined.every(isMember) &&
+          Array.isArray(left) && left.every(isMember) &&
+          typeof joinedCount === "number" && typeof leftCount === "number" &&
+          typeof online === "number"
+        ? { type: "presence", joined, left, joinedCount, leftCount, online }
+        : null;
+    }
     case "renamed":
       return typeof d["id"] === "string" && typeof d["from"] === "string" &&
           typeof d["to"] === "string"

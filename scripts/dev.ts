@@ -34,10 +34,13 @@ const server = new Deno.Command(deno, {
 
 let pending: ReturnType<typeof setTimeout> | undefined;
 const watcher = Deno.watchFs(["client", "protocol"]);
-Deno.addSignalListener("SIGINT", () => {
-  watcher.close();
-  server.kill("SIGINT");
-});
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  // Take the server down with us, or it keeps the port.
+  Deno.addSignalListener(signal, () => {
+    watcher.close();
+    server.kill(signal);
+  });
+}
 for await (const event of watcher) {
   if (event.paths.every((path) => path.endsWith("_test.ts"))) continue;
   // Editors save in bursts; build once per burst.

@@ -574,3 +574,43 @@ Deno.test("a client joining while events are queued sees each of them exactly on
     await server.close();
   }
 });
+
+Deno.test("a crowd joining at once is announced in a few presence summaries, not one frame per person", async () => {
+  const server = startServer({
+    batchWindowMs: 5,
+    presenceWindowMs: 100,
+    schedule: (callback, delayMs) => setTimeout(callback, delayMs),
+  });
+  try {
+    const { client: observer } = await TestClient.join(server.wsUrl);
+    await observer.settle(150);
+    const framesBefore = observer.frames;
+    const CROWD = 60;
+    const crowd = await Promise.all(
+      Array.from({ length: CROWD }, () => TestClient.join(server.wsUrl)),
+    );
+    await observer.settle(250);
+    const summaries = observer.all("presence");
+    const single = observer.all("joined").filter((j) =>
+      crowd.some((c) => c.welcome.you.id === j.member.id)
+    );
+    const announced = summaries.reduce((n, p) => n + p.joinedCount, 0) +
+      single.length;
+    assert.equal(announced, CROWD, "every arrival is counted exactly once");
+    assert.ok(
+      observer.frames - framesBefore <= 10,
+      `${CROWD} arrivals cost the observer ${
+        observer.frames - framesBefore
+      } frames`,
+    );
+    const last = summaries.at(-1);
+    if (last) assert.equal(last.online, CROWD + 1);
+    assert.ok(summaries.every((p) => p.joined.length <= 20));
+    await Promise.all([
+      observer.close(),
+      ...crowd.map((c) => c.client.close()),
+    ]);
+  } finally {
+    await server.close();
+  }
+});

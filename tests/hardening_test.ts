@@ -238,7 +238,8 @@ Deno.test("a plain GET to /ws over the network is 426 with a helpful body, not 5
 // ---------------------------------------------------------------------------
 
 Deno.test("the 21st connection from one address gets 429 before upgrading, and a close frees a slot", async () => {
-  const server = startServer();
+  // The product's default cap (startServer lifts it for other tests).
+  const server = serveWith({});
   const sockets: RawWebSocket[] = [];
   try {
     sockets.push(...await upgrades(server.port, 20));

@@ -18,7 +18,11 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-/** Starts hub + HTTP handler on port 0. Sweeps only when the test says so. */
+/**
+ * Starts hub + HTTP handler on port 0. Sweeps only when the test says so.
+ * Every client comes from 127.0.0.1, so the per-address cap is lifted; the
+ * caps have their own tests.
+ */
 export function startServer(
   options: Partial<HubOptions> = {},
 ): TestServer {
@@ -30,7 +34,7 @@ export function startServer(
     hostname: "127.0.0.1",
     signal: controller.signal,
     onListen: () => {},
-  }, createHandler({ hub }));
+  }, createHandler({ hub, maxConnectionsPerAddress: 10_000 }));
   const port = server.addr.port;
   return {
     hub,

@@ -66,6 +66,8 @@ export interface HubOptions {
   batchWindowMs?: number;
   /** Timer used for batching: runs `callback` after `delayMs`. */
   schedule?: (callback: () => void, delayMs: number) => void;
+  /** With batching: joins and leaves are announced together this often. */
+  presenceWindowMs?: number;
 }
 
 interface Connection {
@@ -99,6 +101,7 @@ export const DEFAULTS = {
   typingThrottleMs: 2_000,
   typingTimeoutMs: 6_000,
   maxReplay: 1_000,
+  presenceWindowMs: 200,
   sendRate: { capacity: 10, refillPerSecond: 1 },
   renameRate: { capacity: 1, refillPerSecond: 0.1 },
   abuseRate: { capacity: 30, refillPerSecond: 1 },
@@ -160,7 +163,13 @@ export class Hub {
     this.#abuseRate = options.abuseRate ?? DEFAULTS.abuseRate;
     const windowMs = options.batchWindowMs ?? 0;
     this.#batching = windowMs > 0 && options.schedule
-      ? { windowMs, now: this.#now, schedule: options.schedule }
+      ? {
+        windowMs,
+        presenceWindowMs: options.presenceWindowMs ??
+          DEFAULTS.presenceWindowMs,
+        now: this.#now,
+        schedule: options.schedule,
+      }
       : null;
   }
 
@@ -300,7 +309,7 @@ export class Hub {
           session.present && now - session.disconnectedAt >= this.#leaveGraceMs
         ) {
           session.present = false;
-          room.publish({ type: "left", member: memberOf(session) });
+          room.announce("left", memberOf(session));
           this.#log("info", `left ${session.name} from ${room.name}`);
         }
         if (now >= session.expiresAt) room.remove(session);
@@ -314,7 +323,7 @@ export class Hub {
 
   /** Closes every connection, e.g. with 1001 on shutdown. */
   closeAll(code: number, reason: string): void {
-    for (const room of this.#rooms.values()) room.flush();
+    for (const room of this.#rooms.values()) room.flush({ presence: true });
     for (const connection of [...this.#connections.values()]) {
       connection.peer.close(code, reason);
       this.disconnect(connection.peer.id);
@@ -411,7 +420,7 @@ export class Hub {
     };
     connection.peer.send(JSON.stringify(welcome));
     if (announceJoin) {
-      room.publish({ type: "joined", member: memberOf(session) });
+      room.announce("joined", memberOf(session));
     }
     this.#log(
       "info",

@@ -4,10 +4,11 @@
  * only through `Peer`, `RoomLog`, `ChatStore` and `Fanout`.
  */
 
-import type {
-  ChatMessage,
-  Member,
-  ServerMessage,
+import {
+  type ChatMessage,
+  type Member,
+  PRESENCE_LISTED,
+  type ServerMessage,
 } from "../../protocol/messages.ts";
 import { nameSkeleton } from "../../protocol/names.ts";
 import type { Fanout } from "../fanout/fanout.ts";
@@ -45,6 +46,8 @@ export interface Session {
 export interface Batching {
   /** Events within this many milliseconds of a frame share the next one. */
   windowMs: number;
+  /** Joins and leaves are gathered this long into one announcement. */
+  presenceWindowMs: number;
   now: () => number;
   /** Runs `flush` after `delayMs` (a timer at the edge of the core). */
   schedule: (flush: () => void, delayMs: number) => void;
@@ -71,6 +74,9 @@ export class Room {
   #queue: string[] = [];
   #flushPending = false;
   #lastFlushAt = -Infinity;
+  /** Joins and leaves not yet announced, by user id. */
+  #presence = new Map<string, { kind: "joined" | "left"; member: Member }>();
+  #presenceScheduled = false;
 
   constructor(
     name: string,
@@ -196,13 +202,68 @@ export class Room {
   }
 
   /**
+   * Announces a join or a leave. With batching they are gathered for the
+   * presence window and announced together: one event for one change, a
+   * `presence` summary for several. A join and a leave of the same person
+   * within the window cancel out, since nobody saw the change.
+   */
+  announce(kind: "joined" | "left", member: Member): void {
+    const batching = this.#batching;
+    if (!batching) {
+      this.publish({ type: kind, member });
+      return;
+    }
+    const pending = this.#presence.get(member.id);
+    if (pending && pending.kind !== kind) {
+      this.#presence.delete(member.id);
+      return;
+    }
+    this.#presence.set(member.id, { kind, member });
+    if (!this.#presenceScheduled) {
+      this.#presenceScheduled = true;
+      batching.schedule(() => {
+        this.#presenceScheduled = false;
+        this.publish(null);
+      }, batching.presenceWindowMs);
+    }
+  }
+
+  /** The pending joins and leaves as one message, or null if none. */
+  #takePresence(): ServerMessage | null {
+    if (this.#presence.size === 0) return null;
+    const changes = [...this.#presence.values()];
+    this.#presence.clear();
+    const [only] = changes;
+    if (changes.length === 1 && only) {
+      return { type: only.kind, member: only.member };
+    }
+    const joined = changes.filter((c) => c.kind === "joined");
+    const left = changes.filter((c) => c.kind === "left");
+    return {
+      type: "presence",
+      joined: joined.slice(0, PRESENCE_LISTED).map((c) => c.member),
+      left: left.slice(0, PRESENCE_LISTED).map((c) => c.member),
+      joinedCount: joined.length,
+      leftCount: left.length,
+      online: this.members().length,
+    };
+  }
+
+  /**
    * Serialises once and hands the frame to every subscriber of the room.
    * With batching, an event in a quiet room goes out at once; events that
    * follow within the window wait and go out together as one `batch` frame,
    * so a busy room costs each client one frame per window, not one per event.
    */
-  publish(message: ServerMessage): void {
-    const frame = JSON.stringify(message);
+  publish(message: ServerMessage | null): void {
+    // Pending presence goes first, so a newcomer's "joined" precedes their
+    // first message; `null` publishes only that.
+    const presence = this.#takePresence();
+    if (presence) this.#send(JSON.stringify(presence));
+    if (message) this.#send(JSON.stringify(message));
+  }
+
+  #send(frame: string): void {
     const batching = this.#batching;
     if (!batching) {
       this.#fanout.publish(this.name, frame);
@@ -224,8 +285,15 @@ export class Room {
     }
   }
 
-  /** Sends whatever is queued now (before a welcome, and at shutdown). */
-  flush(): void {
+  /**
+   * Sends queued events now. Before a welcome only the event queue is
+   * flushed (so the newcomer's history holds no message it will also receive);
+   * pending presence keeps gathering, or a crowd would be announced one
+   * person at a time. At shutdown presence goes too.
+   */
+  flush(options: { presence: boolean } = { presence: false }): void {
+    const presence = options.presence ? this.#takePresence() : null;
+    if (presence) this.#queue.push(JSON.stringify(presence));
     this.#flushPending = false;
     if (this.#queue.length === 0) return;
     const frames = this.#queue;
@@ -248,7 +316,7 @@ export class Room {
 
   isIdle(): boolean {
     return this.sessions.size === 0 && this.pending.size === 0 &&
-      this.#queue.length === 0;
+      this.#queue.length === 0 && this.#presence.size === 0;
   }
 
   dispose(): void {
