@@ -86,9 +86,16 @@ export interface StormReport {
   settledMs: number;
   frames: number;
   bytes: number;
-  /** `joined` notices received, and N(N+1)/2 if everyone saw every later join. */
-  joinedReceived: number;
-  joinedExpected: number;
+  /**
+   * Joins announced to clients, summed over clients: one per `joined`,
+   * `joinedCount` per `presence` summary.
+   */
+  joinsAnnounced: number;
+  /**
+   * N(N+1)/2: what one notice per join to everyone present amounts to (each
+   * client hears of itself and of everyone after it), as the baseline does.
+   */
+  joinsExpected: number;
   closed: number;
   /** Closes not asked for by the generator, by close code; "timeout" for connects. */
   closeCodes: Record<string, number>;
@@ -200,7 +207,10 @@ function isObject(value: unknown): value is Fields {
 /** Silence after which a join storm's missing notices count as lost. */
 const GIVE_UP_QUIET_MS = 5_000;
 
-/** Message text: `bench:<run>:<n>:<send time>`; a colon-free prefix keeps parsing cheap. */
+/**
+ * Message text: `bench:<run>:<n>:<send time, ms>`. The run number tells a
+ * late delivery from an earlier `send` command apart from the current one.
+ */
 const MARKER = "bench:";
 
 interface Client {
@@ -216,7 +226,8 @@ interface Counters {
   frames: number;
   bytes: number;
   lastFrameAt: number;
-  joined: number;
+  /** Joins announced: `joined` events and `presence` summaries' counts. */
+  joins: number;
   acks: number;
   errors: number;
   closed: number;
@@ -259,7 +270,7 @@ class Generator {
       frames: 0,
       bytes: 0,
       lastFrameAt: 0,
-      joined: 0,
+      joins: 0,
       acks: 0,
       errors: 0,
       closed: 0,
@@ -362,8 +373,14 @@ class Generator {
         markReady();
         return;
       case "joined":
-        counters.joined++;
+        counters.joins++;
         return;
+      case "presence": {
+        // A crowd's joins, summarised in one event.
+        const count = message["joinedCount"];
+        if (typeof count === "number") counters.joins += count;
+        return;
+      }
       case "ack":
         counters.acks++;
         return;
@@ -583,10 +600,13 @@ class Generator {
         Math.max(0, deadline - performance.now()),
       );
       if (!quiet) break;
-      // A pause can be the server collecting garbage with notices still to
-      // send: quiet counts once every notice is in, or after a long silence.
+      // The baseline can pause (collecting garbage) with notices still to
+      // send, and its count is known: its quiet counts once every notice is
+      // in, or after a long silence. The chat summarises joins, so for it
+      // quiet alone is the end.
       if (
-        this.counters.joined >= expected ||
+        this.options.mode === "chat" ||
+        this.counters.joins >= expected ||
         now() - this.counters.lastFrameAt >= GIVE_UP_QUIET_MS
       ) {
         settled = true;
@@ -605,8 +625,8 @@ class Generator {
       settledMs: Math.round(Math.max(0, counters.lastFrameAt - t0)),
       frames: counters.frames,
       bytes: counters.bytes,
-      joinedReceived: counters.joined,
-      joinedExpected: expected,
+      joinsAnnounced: counters.joins,
+      joinsExpected: expected,
       closed: counters.closed,
       closeCodes: counters.closeCodes,
       timedOut: report === null || !settled,

@@ -515,6 +515,9 @@ Deno.test("the root path also accepts WebSocket upgrades", async () => {
 Deno.test("a busy room coalesces events into batch frames, in order and without loss", async () => {
   const server = startServer({
     batchWindowMs: 20,
+    // Two clients are never "busy" by the default; batch as soon as events
+    // follow each other.
+    busyFramesPerSecond: 0,
     schedule: (callback, delayMs) => setTimeout(callback, delayMs),
     sendRate: { capacity: 1000, refillPerSecond: 1000 },
   });
@@ -553,6 +556,7 @@ Deno.test("a busy room coalesces events into batch frames, in order and without 
 Deno.test("a client joining while events are queued sees each of them exactly once", async () => {
   const server = startServer({
     batchWindowMs: 50,
+    busyFramesPerSecond: 0,
     schedule: (callback, delayMs) => setTimeout(callback, delayMs),
     sendRate: { capacity: 1000, refillPerSecond: 1000 },
   });
@@ -610,6 +614,28 @@ Deno.test("a crowd joining at once is announced in a few presence summaries, not
       observer.close(),
       ...crowd.map((c) => c.client.close()),
     ]);
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("a small room is never made to wait: events go out at once below the busy rate", async () => {
+  const server = startServer({
+    batchWindowMs: 50,
+    schedule: (callback, delayMs) => setTimeout(callback, delayMs),
+    sendRate: { capacity: 1000, refillPerSecond: 1000 },
+  });
+  try {
+    const { client: ana } = await TestClient.join(server.wsUrl);
+    const { client: bea } = await TestClient.join(server.wsUrl);
+    await bea.next("presence"); // the two arrivals, announced together
+    const before = bea.frames;
+    for (let i = 1; i <= 20; i++) {
+      ana.send({ type: "send", id: `s${i}`, text: `small ${i}` });
+    }
+    for (let i = 1; i <= 20; i++) await bea.next("chat");
+    assert.equal(bea.frames - before, 20, "one frame per message, no window");
+    await Promise.all([ana.close(), bea.close()]);
   } finally {
     await server.close();
   }

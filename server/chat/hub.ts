@@ -68,6 +68,8 @@ export interface HubOptions {
   schedule?: (callback: () => void, delayMs: number) => void;
   /** With batching: joins and leaves are announced together this often. */
   presenceWindowMs?: number;
+  /** With batching: the fan-out rate (frames/s) at which a room batches. */
+  busyFramesPerSecond?: number;
 }
 
 interface Connection {
@@ -102,6 +104,8 @@ export const DEFAULTS = {
   typingTimeoutMs: 6_000,
   maxReplay: 1_000,
   presenceWindowMs: 200,
+  /** Where per-frame cost starts to matter on a small machine. */
+  busyFramesPerSecond: 20_000,
   sendRate: { capacity: 10, refillPerSecond: 1 },
   renameRate: { capacity: 1, refillPerSecond: 0.1 },
   abuseRate: { capacity: 30, refillPerSecond: 1 },
@@ -167,6 +171,8 @@ export class Hub {
         windowMs,
         presenceWindowMs: options.presenceWindowMs ??
           DEFAULTS.presenceWindowMs,
+        busyFramesPerSecond: options.busyFramesPerSecond ??
+          DEFAULTS.busyFramesPerSecond,
         now: this.#now,
         schedule: options.schedule,
       }

@@ -48,6 +48,12 @@ export interface Batching {
   windowMs: number;
   /** Joins and leaves are gathered this long into one announcement. */
   presenceWindowMs: number;
+  /**
+   * Batching starts when a room's fan-out (events per second × members)
+   * reaches this many frames per second; 0 batches whenever events follow
+   * each other within the window.
+   */
+  busyFramesPerSecond: number;
   now: () => number;
   /** Runs `flush` after `delayMs` (a timer at the edge of the core). */
   schedule: (flush: () => void, delayMs: number) => void;
@@ -74,6 +80,9 @@ export class Room {
   #queue: string[] = [];
   #flushPending = false;
   #lastFlushAt = -Infinity;
+  /** Events published in about the last second (exponentially decayed). */
+  #eventRate = 0;
+  #eventRateAt = 0;
   /** Joins and leaves not yet announced, by user id. */
   #presence = new Map<string, { kind: "joined" | "left"; member: Member }>();
   #presenceScheduled = false;
@@ -270,7 +279,18 @@ export class Room {
       return;
     }
     const now = batching.now();
-    if (!this.#flushPending && now - this.#lastFlushAt >= batching.windowMs) {
+    // Frames per second this room asks of the server: events/s × members.
+    // Below the threshold every event goes out at once, so small or calm
+    // rooms never wait for a window.
+    this.#eventRate = this.#eventRate *
+        Math.exp(-Math.max(0, now - this.#eventRateAt) / 1000) + 1;
+    this.#eventRateAt = now;
+    const busy = this.#eventRate * this.sessions.size >=
+      batching.busyFramesPerSecond;
+    if (
+      !this.#flushPending &&
+      (!busy || now - this.#lastFlushAt >= batching.windowMs)
+    ) {
       this.#lastFlushAt = now;
       this.#fanout.publish(this.name, frame);
       return;
