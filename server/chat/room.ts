@@ -287,9 +287,12 @@ export class Room {
     this.#eventRateAt = now;
     const busy = this.#eventRate * this.sessions.size >=
       batching.busyFramesPerSecond;
+    // A bigger room gets a longer window: each window costs one frame per
+    // member, so this keeps a busy room near a fixed frame budget.
+    const windowMs = Math.max(batching.windowMs, this.sessions.size / 50);
     if (
       !this.#flushPending &&
-      (!busy || now - this.#lastFlushAt >= batching.windowMs)
+      (!busy || now - this.#lastFlushAt >= windowMs)
     ) {
       this.#lastFlushAt = now;
       this.#fanout.publish(this.name, frame);
@@ -300,7 +303,7 @@ export class Room {
       this.#flushPending = true;
       batching.schedule(
         () => this.flush(),
-        this.#lastFlushAt + batching.windowMs - now,
+        this.#lastFlushAt + windowMs - now,
       );
     }
   }
