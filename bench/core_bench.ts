@@ -11,6 +11,8 @@ import { Hub } from "../server/chat/hub.ts";
 import type { Peer } from "../server/chat/peer.ts";
 import { LocalFanout } from "../server/fanout/fanout.ts";
 import { MemoryStore } from "../server/store/memory_store.ts";
+import { SqliteStore } from "../server/store/sqlite_store.ts";
+import type { ChatStore } from "../server/store/store.ts";
 
 const SEND_FRAME = JSON.stringify({
   type: "send",
@@ -65,6 +67,8 @@ async function rig(peerCount: number, batchWindowMs = 0): Promise<Rig> {
     // Senders are limited by the bench's loop, not by the rate limit.
     sendRate: { capacity: 1e12, refillPerSecond: 1 },
     batchWindowMs,
+    // Batch whenever events follow each other, whatever the room's rate.
+    busyFramesPerSecond: 0,
     schedule: (callback) => timers.push(callback),
     // A clock that stands still: with batching on, everything published
     // between two flushes shares one frame.
@@ -130,4 +134,54 @@ Deno.bench(
   "Hub: 10 sends, fan-out to 100 peers, coalesced into 1 batch frame",
   { group: "hub" },
   await checked(await rig(100, 5), "b", 1),
+);
+
+// The cost of durability, without sockets: 1,000 appends to one room and the
+// wait until all are acknowledged (committed), for each store.
+const APPENDS = 1_000;
+const sqliteDir = Deno.makeTempDirSync({ prefix: "chat-bench-store-" });
+const sqliteStore = new SqliteStore({ path: `${sqliteDir}/chat.db` });
+const memoryStore = new MemoryStore();
+const textOf = "Are we still meeting at 5? I can bring the slides.";
+
+async function appendMany(store: ChatStore): Promise<void> {
+  const log = store.openRoom("bench");
+  const commits: Promise<void>[] = [];
+  for (let i = 0; i < APPENDS; i++) {
+    const seq = log.lastSeq + 1;
+    commits.push(log.append({
+      seq,
+      time: Date.now(),
+      from: { id: "u1", name: "Ana" },
+      clientId: `c${seq}`,
+      text: textOf,
+    }));
+  }
+  await Promise.all(commits);
+}
+
+Deno.bench(
+  "MemoryStore: 1,000 appends until acknowledged",
+  { group: "store", baseline: true },
+  () => appendMany(memoryStore),
+);
+
+Deno.bench(
+  "SqliteStore: 1,000 appends until acknowledged (group commit, NORMAL)",
+  { group: "store" },
+  () => appendMany(sqliteStore),
+);
+
+// For comparison: the same appends with a commit per message, which is what
+// group commits avoid.
+const perMessageStore = new SqliteStore({
+  path: `${sqliteDir}/per-message.db`,
+  // Runs each commit at once, inside the append.
+  schedule: (flush) => flush(),
+});
+
+Deno.bench(
+  "SqliteStore: 1,000 appends, one transaction each (no group commit)",
+  { group: "store" },
+  () => appendMany(perMessageStore),
 );

@@ -304,6 +304,7 @@ Deno.test("after a kill -9 and restart, 500 jittered clients are all back within
   } finally {
     for (const client of clients) client.connection.stop();
     await chat.stop("SIGKILL");
+    Deno.removeSync(dataDir, { recursive: true });
   }
 });
 

@@ -9,6 +9,7 @@
  */
 
 import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { setImmediate } from "node:timers";
 import type { ChatMessage } from "../../protocol/messages.ts";
 import { DEFAULT_RETENTION } from "./memory_store.ts";
 import type { ChatStore, RoomLog, SessionRecord } from "./store.ts";
@@ -247,7 +248,10 @@ export class SqliteStore implements ChatStore {
     this.path = options.path;
     this.#retention = options.retention ?? DEFAULT_RETENTION;
     this.#newEpoch = options.newEpoch ?? (() => crypto.randomUUID());
-    this.#schedule = options.schedule ?? ((flush) => setTimeout(flush, 0));
+    // setImmediate runs once the current batch of I/O callbacks is done: every
+    // message that arrived in the same turn shares one transaction, and the
+    // ack waits microseconds. (setTimeout(0) waits about 2 ms in Deno.)
+    this.#schedule = options.schedule ?? ((flush) => setImmediate(flush));
     let db: DatabaseSync | undefined;
     try {
       db = new DatabaseSync(options.path);
