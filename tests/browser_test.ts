@@ -539,6 +539,59 @@ browserTest(
 );
 
 browserTest(
+  "unbalanced bidi controls in a message cannot reorder the author and time around it",
+  async (t) => {
+    const server = startServer();
+    t.defer(() => server.close());
+    const url = `${server.url}/r/bidi`;
+    const ana = await t.openChat(url, ENGLISH);
+    const bea = await t.openChat(url, ENGLISH);
+    await rename(ana, "Ana");
+    // RIGHT-TO-LEFT OVERRIDE with no closing PDF, then a plain message.
+    await send(ana, "\u202Eevil text");
+    await send(ana, "plain text");
+    await waitForMessage(bea, "plain text");
+    // Positions of the author and time of each message, read in the page.
+    const rows = await bea.evaluate(`[...document.querySelectorAll(
+      "#messages .msg")].map((row) => {
+        const author = row.querySelector("bdi.author").getBoundingClientRect();
+        const time = row.querySelector("time").getBoundingClientRect();
+        const text = row.querySelector(".text");
+        return {
+          authorLeft: author.left,
+          timeLeft: time.left,
+          top: author.top,
+          timeTop: time.top,
+          dir: text.getAttribute("dir"),
+          author: row.querySelector("bdi.author").textContent,
+        };
+      })`) as {
+      authorLeft: number;
+      timeLeft: number;
+      top: number;
+      timeTop: number;
+      dir: string | null;
+      author: string;
+    }[];
+    assert.equal(rows.length, 2, JSON.stringify(rows));
+    for (const row of rows) {
+      assert.equal(row.author, "Ana");
+      assert.equal(row.dir, "auto", "the text is isolated");
+      assert.ok(
+        row.authorLeft < row.timeLeft,
+        `author stays before the time: ${JSON.stringify(row)}`,
+      );
+    }
+    const [evil, plain] = rows;
+    assert.equal(
+      evil?.authorLeft,
+      plain?.authorLeft,
+      "same layout as a plain message",
+    );
+  },
+);
+
+browserTest(
   "a normal session causes no Content-Security-Policy violations, script errors or console errors",
   async (t) => {
     const server = startServer();
