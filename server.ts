@@ -167,11 +167,16 @@ export function run(config: Config): Deno.HttpServer {
     if (stopping) return;
     stopping = true;
     clearInterval(sweeper);
+    // Stop accepting first, so nobody joins a chat that is closing.
+    shutdown.abort();
     hub.closeAll(CLOSE_CODES.goingAway, "Server restarting");
     await store.flush();
     store.close();
-    shutdown.abort();
-    await server.finished;
+    // Peers that never answer the close must not hold the exit.
+    await Promise.race([
+      server.finished,
+      new Promise((resolve) => setTimeout(resolve, 2000)),
+    ]);
     Deno.exit(0);
   };
   for (const signal of ["SIGINT", "SIGTERM"] as const) {

@@ -258,12 +258,9 @@ function reduceServer(
           true,
         );
       }
-      return {
-        ...state,
-        now,
-        items,
-        lastSeq: Math.max(state.lastSeq ?? 0, message.seq),
-      };
+      // lastSeq stays put: an ack can overtake room events still waiting in
+      // a batch, and resuming from the ack's seq would skip them unseen.
+      return { ...state, now, items };
     }
     case "joined": {
       const member = message.member;

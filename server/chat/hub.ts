@@ -504,7 +504,11 @@ export class Hub {
           );
         }
       },
-    );
+    ).catch((error: unknown) => {
+      // Nothing above should throw; if it ever does, it must not end the
+      // process (an unhandled rejection would).
+      this.#log("warn", `after storing a message in ${room.name}: ${error}`);
+    });
   }
 
   #rename(connection: Connection, rename: RenameMessage): void {

@@ -138,6 +138,7 @@ class SlowStore implements ChatStore {
     }
     return log;
   }
+  releaseRoom(): void {}
   getSession(tokenHash: string): SessionRecord | undefined {
     return this.inner.getSession(tokenHash);
   }

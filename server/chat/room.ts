@@ -108,7 +108,10 @@ export class Room {
    */
   restoreSessions(now: number, resumeWindowMs: number): void {
     for (const record of this.#store.sessionsInRoom(this.name)) {
-      if (record.expiresAt <= now) continue;
+      if (record.expiresAt <= now) {
+        this.#store.deleteSession(record.tokenHash);
+        continue;
+      }
       const known = this.sessions.get(record.userId);
       if (known) {
         // Two records: the current token and the one before it.
@@ -344,5 +347,6 @@ export class Room {
 
   dispose(): void {
     this.#unsubscribe();
+    this.#store.releaseRoom(this.name);
   }
 }

@@ -103,6 +103,10 @@ export class MemoryStore implements ChatStore {
     return log;
   }
 
+  releaseRoom(_room: string): void {
+    // Memory is the only copy of the history: keep it.
+  }
+
   getSession(tokenHash: string): SessionRecord | undefined {
     return this.#sessions.get(tokenHash);
   }

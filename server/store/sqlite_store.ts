@@ -138,6 +138,11 @@ class SqliteRoomLog implements RoomLog {
     return this.#store.enqueue(this, message);
   }
 
+  /** A commit failed: the seqs handed out since the last one are void. */
+  rollBack(): void {
+    this.#lastSeq = this.committedSeq;
+  }
+
   /** Called by the store once `messages` are durable. */
   committed(messages: ChatMessage[]): void {
     for (const message of messages) this.#recent.push(message);
@@ -388,6 +393,14 @@ export class SqliteStore implements ChatStore {
     return log;
   }
 
+  releaseRoom(room: string): void {
+    const log = this.#rooms.get(room);
+    // A log with appends in flight is still needed to settle them.
+    if (log && !this.#appends.some((a) => a.log === log)) {
+      this.#rooms.delete(room);
+    }
+  }
+
   enqueue(log: SqliteRoomLog, message: ChatMessage): Promise<void> {
     if (this.#closed) {
       return Promise.reject(new StoreError("The store is closed"));
@@ -414,6 +427,7 @@ export class SqliteStore implements ChatStore {
     if (appends.length > 0 || sessionWrites.length > 0) {
       const s = this.#statements;
       const lastSeqs = new Map<SqliteRoomLog, number>();
+      const prunedTo = new Map<SqliteRoomLog, number>();
       try {
         this.#db.exec("BEGIN");
         for (const { log, message } of appends) {
@@ -443,6 +457,11 @@ export class SqliteStore implements ChatStore {
             s.deleteSession.run(write.tokenHash);
           }
         }
+        // Pruning shares the transaction: a failure here is a failed commit,
+        // not an exception escaping the event loop.
+        for (const [log, seq] of lastSeqs) {
+          prunedTo.set(log, this.#prune(log, seq));
+        }
         this.#db.exec("COMMIT");
       } catch (error) {
         try {
@@ -450,6 +469,11 @@ export class SqliteStore implements ChatStore {
         } catch {
           // The failed COMMIT may have rolled back already.
         }
+        // Nothing of this flush is stored: hand its seqs out again (the
+        // authors get an error and resend), and keep the session writes for
+        // the next commit rather than dropping them.
+        for (const log of lastSeqs.keys()) log.rollBack();
+        this.#sessionWrites.unshift(...sessionWrites);
         for (const append of appends) append.reject(error);
         this.#wakeIdle();
         return;
@@ -461,23 +485,24 @@ export class SqliteStore implements ChatStore {
         byLog.set(log, list);
       }
       for (const [log, messages] of byLog) log.committed(messages);
+      for (const [log, oldest] of prunedTo) log.oldestSeq = oldest;
       for (const append of appends) append.resolve();
-      for (const log of lastSeqs.keys()) this.#prune(log);
     }
     this.#wakeIdle();
   }
 
   /**
    * Deletes at most PRUNE_CHUNK of the oldest messages beyond the retention
-   * limit; a backlog is worked off over the following commits.
+   * limit, given the room's last seq once this commit lands; a backlog is
+   * worked off over the following commits. Returns the new oldest seq.
    */
-  #prune(log: SqliteRoomLog): void {
-    const lastToDelete = log.committedSeq - this.#retention;
-    if (lastToDelete < log.oldestSeq) return;
+  #prune(log: SqliteRoomLog, lastSeq: number): number {
+    const lastToDelete = lastSeq - this.#retention;
+    if (lastToDelete < log.oldestSeq) return log.oldestSeq;
     // Seqs are dense, so a seq range bounds the work of one DELETE.
     const upTo = Math.min(lastToDelete, log.oldestSeq + PRUNE_CHUNK - 1);
     this.#statements.pruneMessages.run(log.room, log.oldestSeq - 1, upTo);
-    log.oldestSeq = upTo + 1;
+    return upTo + 1;
   }
 
   #wakeIdle(): void {

@@ -40,8 +40,14 @@ export interface SessionRecord {
 }
 
 export interface ChatStore {
-  /** Opens (creating if needed) a room's history. Called once per room. */
+  /** Opens (creating if needed) a room's history. */
   openRoom(room: string): RoomLog;
+  /**
+   * The chat has unloaded the room: a durable store may drop what it caches
+   * for it (the next `openRoom` reads it back). Stores that are the only
+   * copy keep everything.
+   */
+  releaseRoom(room: string): void;
   getSession(tokenHash: string): SessionRecord | undefined;
   /** Every unexpired session of a room, to keep their names reserved. */
   sessionsInRoom(room: string): SessionRecord[];
