@@ -338,18 +338,7 @@ class Server {
     } catch {
       // Already gone.
     }
-    const exited = await Promise.race([
-      this.child.status.then(() => true),
-      sleep(5000).then(() => false),
-    ]);
-    if (!exited) {
-      try {
-        this.child.kill("SIGKILL");
-      } catch {
-        // Gone meanwhile.
-      }
-      await this.child.status;
-    }
+    await exitOrKill(this.child, 5000);
   }
 }
 
@@ -488,18 +477,7 @@ class LoadGenerator {
     } catch {
       // Already gone.
     }
-    const exited = await Promise.race([
-      this.child.status.then(() => true),
-      sleep(3000).then(() => false),
-    ]);
-    if (!exited) {
-      try {
-        this.child.kill("SIGKILL");
-      } catch {
-        // Gone meanwhile.
-      }
-      await this.child.status;
-    }
+    await exitOrKill(this.child, 3000);
     await this.child.stdout.cancel().catch(() => {});
   }
 }
@@ -1336,4 +1314,22 @@ if (import.meta.main) {
     console.error(`Error: ${error.message}`);
     Deno.exit(2);
   }
+}
+
+/** Waits up to `graceMs` for `child` to exit, then kills it. */
+async function exitOrKill(
+  child: Deno.ChildProcess,
+  graceMs: number,
+): Promise<void> {
+  const exited = await Promise.race([
+    child.status.then(() => true),
+    sleep(graceMs).then(() => false),
+  ]);
+  if (exited) return;
+  try {
+    child.kill("SIGKILL");
+  } catch {
+    // Gone meanwhile.
+  }
+  await child.status;
 }

@@ -9,10 +9,11 @@
  */
 
 import assert from "node:assert/strict";
-import { Hub, type HubOptions } from "../server/chat/hub.ts";
-import { LocalFanout } from "../server/fanout/fanout.ts";
-import { createHandler, type HandlerOptions } from "../server/http.ts";
-import { MemoryStore } from "../server/store/memory_store.ts";
+import type { Hub } from "../server/chat/hub.ts";
+import {
+  DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+  type HandlerOptions,
+} from "../server/http.ts";
 import { startServer, TestClient } from "./helpers.ts";
 import {
   closePayload,
@@ -25,41 +26,12 @@ import {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface Served {
-  hub: Hub;
-  port: number;
-  close(): Promise<void>;
-}
-
-/**
- * Like `startServer`, but with handler options (allowed origins, proxy
- * trust, connection caps), which `startServer` does not take.
- */
-function serveWith(
-  handlerOptions: Omit<HandlerOptions, "hub">,
-  hubOptions: Partial<HubOptions> = {},
-): Served {
-  const hub = new Hub({
-    store: new MemoryStore(),
-    fanout: new LocalFanout(),
-    ...hubOptions,
+/** A server with the product's connection caps unless `options` change them. */
+function serveWith(options: Omit<HandlerOptions, "hub">) {
+  return startServer({}, {
+    maxConnectionsPerAddress: DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+    ...options,
   });
-  const controller = new AbortController();
-  const server = Deno.serve({
-    port: 0,
-    hostname: "127.0.0.1",
-    signal: controller.signal,
-    onListen: () => {},
-  }, createHandler({ hub, ...handlerOptions }));
-  return {
-    hub,
-    port: server.addr.port,
-    async close() {
-      hub.closeAll(1001, "test over");
-      controller.abort();
-      await server.finished;
-    },
-  };
 }
 
 /** Runs `hub.sweep()` every `ms` until the returned function is called. */

@@ -6,7 +6,7 @@
 import { parseServerFrame, type ServerMessage } from "../protocol/messages.ts";
 import { Hub, type HubOptions } from "../server/chat/hub.ts";
 import { LocalFanout } from "../server/fanout/fanout.ts";
-import { createHandler } from "../server/http.ts";
+import { createHandler, type HandlerOptions } from "../server/http.ts";
 import { MemoryStore } from "../server/store/memory_store.ts";
 
 export interface TestServer {
@@ -20,21 +20,25 @@ export interface TestServer {
 
 /**
  * Starts hub + HTTP handler on port 0. Sweeps only when the test says so.
- * Every client comes from 127.0.0.1, so the per-address cap is lifted; the
- * caps have their own tests.
+ * Every client comes from 127.0.0.1, so the per-address cap is lifted unless
+ * `handlerOptions` set it; the caps have their own tests.
  */
 export function startServer(
   options: Partial<HubOptions> = {},
+  handlerOptions: Omit<HandlerOptions, "hub"> = {},
 ): TestServer {
   const store = new MemoryStore();
   const hub = new Hub({ store, fanout: new LocalFanout(), ...options });
   const controller = new AbortController();
-  const server = Deno.serve({
-    port: 0,
-    hostname: "127.0.0.1",
-    signal: controller.signal,
-    onListen: () => {},
-  }, createHandler({ hub, maxConnectionsPerAddress: 10_000 }));
+  const server = Deno.serve(
+    {
+      port: 0,
+      hostname: "127.0.0.1",
+      signal: controller.signal,
+      onListen: () => {},
+    },
+    createHandler({ hub, maxConnectionsPerAddress: 10_000, ...handlerOptions }),
+  );
   const port = server.addr.port;
   return {
     hub,
