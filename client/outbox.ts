@@ -4,7 +4,7 @@
  * client id for life, so resending can never store a message twice.
  */
 
-import { ERROR_CODES, type ErrorCode } from "../protocol/messages.ts";
+import { type ErrorCode, isErrorCode } from "../protocol/messages.ts";
 import {
   isRecord,
   parseJson,
@@ -26,11 +26,6 @@ export interface OutboxEntry {
 /** localStorage key for one tab's outbox in one room. */
 export function outboxKey(room: string, tab: string): string {
   return `chat.outbox.${room}.${tab}`;
-}
-
-function isErrorCode(value: unknown): value is ErrorCode {
-  return typeof value === "string" &&
-    (ERROR_CODES as readonly string[]).includes(value);
 }
 
 function toEntry(value: unknown): OutboxEntry | undefined {

@@ -4,7 +4,7 @@
  * by older versions of this app and by curious users.
  */
 
-import type { ChatMessage, Member } from "../protocol/messages.ts";
+import { type ChatMessage, isChatMessage } from "../protocol/messages.ts";
 
 /** The part of the Web Storage API the client uses. */
 export interface StorageLike {
@@ -61,18 +61,6 @@ export function parseJson(text: string | null): unknown {
 
 export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function isMember(value: unknown): value is Member {
-  return isRecord(value) && typeof value["id"] === "string" &&
-    typeof value["name"] === "string";
-}
-
-/** Structural check for a stored chat message. */
-export function isChatMessage(value: unknown): value is ChatMessage {
-  return isRecord(value) && typeof value["seq"] === "number" &&
-    typeof value["time"] === "number" && isMember(value["from"]) &&
-    typeof value["clientId"] === "string" && typeof value["text"] === "string";
 }
 
 /** What a tab remembers about a room across reloads. */

@@ -523,26 +523,28 @@ const SERVER_TYPES: ReadonlySet<string> = new Set<ServerMessage["type"]>([
   "error",
 ]);
 
-function isMember(value: unknown): value is Member {
+/** Shape checks, shared with the client for what it reads from storage. */
+export function isMember(value: unknown): value is Member {
   return isPlainObject(value) && typeof value["id"] === "string" &&
     typeof value["name"] === "string";
 }
 
-function isChatMessage(value: unknown): value is ChatMessage {
+export function isChatMessage(value: unknown): value is ChatMessage {
   return isPlainObject(value) && typeof value["seq"] === "number" &&
     typeof value["time"] === "number" && isMember(value["from"]) &&
     typeof value["clientId"] === "string" && typeof value["text"] === "string";
 }
 
-function isErrorCode(value: unknown): value is ErrorCode {
+export function isErrorCode(value: unknown): value is ErrorCode {
   return typeof value === "string" &&
     (ERROR_CODES as readonly string[]).includes(value);
 }
 
 /**
  * Parses a server frame into the messages it holds (one, or a batch's).
- * Returns null when the frame or any message in it is malformed, so a client
- * can log and ignore it instead of crashing.
+ * Returns null when the frame itself is malformed, so a client can log and
+ * ignore it instead of crashing; inside a batch, items it does not understand
+ * are skipped and the rest kept.
  */
 export function parseServerFrame(frame: string): ServerMessage[] | null {
   let data: unknown;

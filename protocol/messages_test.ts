@@ -13,6 +13,7 @@ import {
   MAX_TEXT_CHARS,
   normalizeRoomName,
   parseClientMessage,
+  parseServerFrame,
   parseServerMessage,
   ProtocolError,
   type ServerMessage,
@@ -602,4 +603,25 @@ Deno.test("parseServerMessage returns null for malformed server frames", () => {
   for (const frame of frames) {
     assert.equal(parseServerMessage(frame), null, frame);
   }
+});
+
+Deno.test("parseServerFrame unwraps a batch and skips items it does not know", () => {
+  const member = { id: "u1", name: "Ana" };
+  const frame = JSON.stringify({
+    type: "batch",
+    messages: [
+      { type: "typing", member },
+      { type: "from-the-future", x: 1 },
+      { type: "left", member },
+    ],
+  });
+  assert.deepEqual(parseServerFrame(frame)?.map((m) => m.type), [
+    "typing",
+    "left",
+  ]);
+  assert.deepEqual(parseServerFrame(JSON.stringify({ type: "left", member })), [
+    { type: "left", member },
+  ]);
+  assert.equal(parseServerFrame("{"), null);
+  assert.equal(parseServerFrame('{"type":"batch","messages":3}'), null);
 });

@@ -263,9 +263,10 @@ export class Room {
 
   /**
    * Serialises once and hands the frame to every subscriber of the room.
-   * With batching, an event in a quiet room goes out at once; events that
-   * follow within the window wait and go out together as one `batch` frame,
-   * so a busy room costs each client one frame per window, not one per event.
+   * With batching, a room below the busy rate sends every event at once; in a
+   * busy room events that follow within the window wait and go out together
+   * as one `batch` frame, so it costs each client one frame per window, not
+   * one per event (see `#send`).
    */
   publish(message: ServerMessage | null): void {
     // Pending presence goes first, so a newcomer's "joined" precedes their
