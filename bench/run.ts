@@ -65,7 +65,13 @@ interface ThroughputPlan {
 interface Plan {
   A: ThroughputPlan;
   B: ThroughputPlan;
-  C: { counts: number[]; roomSize: number; settleMs: number };
+  C: {
+    counts: number[];
+    roomSize: number;
+    settleMs: number;
+    /** How long to wait for the runtime to give idle memory back. */
+    idleMs: number;
+  };
   D: {
     clients: number;
     senders: number;
@@ -83,7 +89,7 @@ interface Plan {
 const FULL: Plan = {
   A: { clients: 100, senders: 10, rate: 200, durationS: 10 },
   B: { clients: 1000, senders: 10, rate: 100, durationS: 10 },
-  C: { counts: [1000, 5000], roomSize: 100, settleMs: 2000 },
+  C: { counts: [1000, 5000], roomSize: 100, settleMs: 2000, idleMs: 40_000 },
   D: {
     clients: 500,
     senders: 10,
@@ -100,7 +106,7 @@ const FULL: Plan = {
 const QUICK: Plan = {
   A: { clients: 50, senders: 5, rate: 100, durationS: 3 },
   B: { clients: 300, senders: 10, rate: 100, durationS: 3 },
-  C: { counts: [200, 1000], roomSize: 100, settleMs: 1000 },
+  C: { counts: [200, 1000], roomSize: 100, settleMs: 1000, idleMs: 5_000 },
   D: {
     clients: 200,
     senders: 10,
@@ -501,6 +507,10 @@ interface IdleResult {
     connected: number;
     rssMb: number;
     kbPerConn: number;
+    /** After `idleMs` without traffic (or once RSS stopped falling). */
+    idleRssMb: number;
+    idleKbPerConn: number;
+    idleWaitS: number;
   }[];
 }
 
@@ -613,6 +623,32 @@ function idle(
     samples.sort((a, b) => a - b);
     return samples[2] ?? 0;
   };
+  /**
+   * V8 keeps the heap it grew while the clients joined (young generation
+   * and garbage) until its memory reducer runs, some 20-30 s after
+   * allocation stops. Idle memory is what remains then: sample once a second
+   * until RSS has fallen and held still for 3 s, or `idleMs` passed.
+   */
+  const idleRssKb = async (
+    server: Server,
+    startKb: number,
+  ): Promise<{ kb: number; waitS: number }> => {
+    const t0 = performance.now();
+    const recent: number[] = [];
+    while (performance.now() - t0 < plan.idleMs) {
+      await sleep(1000);
+      recent.push(server.sample()?.rssKb ?? 0);
+      const last = recent.slice(-4);
+      const fell = last[0] !== undefined && last[0] < startKb * 0.95;
+      const still = last.length === 4 &&
+        Math.max(...last) - Math.min(...last) < startKb * 0.01;
+      if (fell && still) break;
+    }
+    return {
+      kb: Math.min(...recent.slice(-3)),
+      waitS: Math.round((performance.now() - t0) / 1000),
+    };
+  };
   return async (server, generator) => {
     await sleep(plan.settleMs);
     const baseKb = await steadyRssKb(server);
@@ -624,11 +660,16 @@ function idle(
       );
       await sleep(plan.settleMs);
       const kb = await steadyRssKb(server);
+      const connections = Math.max(1, connect.connections);
+      const settled = await idleRssKb(server, kb);
       points.push({
         clients,
         connected: connect.connections,
         rssMb: kb / 1024,
-        kbPerConn: (kb - baseKb) / Math.max(1, connect.connections),
+        kbPerConn: (kb - baseKb) / connections,
+        idleRssMb: settled.kb / 1024,
+        idleKbPerConn: (settled.kb - baseKb) / connections,
+        idleWaitS: settled.waitS,
       });
     }
     return { baseRssMb: baseKb / 1024, points };
@@ -866,6 +907,14 @@ function idleRows(plan: Plan["C"]): Row[] {
         label: `KB/connection at ${fmt(count, 0)}`,
         get: (r) => data(r)?.points[i]?.kbPerConn,
       },
+      {
+        label: `  after idle (MB)`,
+        get: (r) => data(r)?.points[i]?.idleRssMb,
+      },
+      {
+        label: `  KB/connection idle`,
+        get: (r) => data(r)?.points[i]?.idleKbPerConn,
+      },
     ]),
   ];
 }
@@ -1035,7 +1084,9 @@ function summary(result: Result): string {
     }
     case "C":
       return result.data.points.map((p) =>
-        `${p.connected} idle: ${fmt(p.kbPerConn)} KB/conn`
+        `${p.connected}: ${fmt(p.kbPerConn)} KB/conn, ${
+          fmt(p.idleKbPerConn)
+        } after ${p.idleWaitS} s idle`
       ).join(", ");
     case "D":
       return `max ${result.data.bestRate} msg/s` +

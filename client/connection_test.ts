@@ -109,6 +109,7 @@ function welcome(): WelcomeMessage {
     recovered: false,
     history: [],
     members: [{ id: "u1", name: "Ana" }],
+    moreMembers: false,
     typingTimeoutMs: 5000,
   };
 }

@@ -219,6 +219,14 @@ function reduceServer(
   switch (message.type) {
     case "welcome":
       return reduceWelcome(state, message, now);
+    case "members": {
+      // The rest of the welcome's list; nothing can come between them.
+      const known = new Set(state.members.map((m) => m.id));
+      const added = message.members.filter((m) => !known.has(m.id));
+      return added.length === 0
+        ? state
+        : { ...state, members: [...state.members, ...added] };
+    }
     case "chat": {
       const m = message.message;
       const items = addChat(state.items, m, ownId(state), false);

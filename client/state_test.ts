@@ -40,6 +40,7 @@ function welcome(overrides: Partial<WelcomeMessage> = {}): WelcomeMessage {
     recovered: false,
     history: [],
     members: [ANA, BEA],
+    moreMembers: false,
     typingTimeoutMs: 4000,
     ...overrides,
   };
@@ -79,6 +80,22 @@ Deno.test("a fresh welcome shows the history, members and identity", () => {
   assert.equal(state.lastSeq, 2);
   assert.equal(state.epoch, "e1");
   assert.equal(state.typingTimeoutMs, 4000);
+});
+
+Deno.test("members frames after a welcome complete the member list", () => {
+  const CAL: Member = { id: "u-cal", name: "Cal" };
+  const DAN: Member = { id: "u-dan", name: "Dan" };
+  const state = run(
+    fresh(),
+    server(welcome({ members: [ANA], moreMembers: true })),
+    server({ type: "members", members: [BEA, CAL], more: true }),
+    server({ type: "members", members: [DAN, BEA], more: false }),
+  );
+  assert.deepEqual(state.members, [ANA, BEA, CAL, DAN]);
+  assert.equal(state.online, undefined, "the list is complete, not partial");
+  // A reconnect's welcome starts the list again rather than adding to it.
+  const again = run(state, server(welcome({ members: [ANA, CAL] })));
+  assert.deepEqual(again.members, [ANA, CAL]);
 });
 
 Deno.test("chat messages stay ordered by seq and duplicates are dropped", () => {
@@ -375,6 +392,7 @@ Deno.test("a presence summary updates members, the room size and shows one crowd
       recovered: false,
       history: [],
       members: [{ id: "me", name: "Me" }, { id: "x", name: "Xavi" }],
+      moreMembers: false,
       typingTimeoutMs: 6000,
     },
   });

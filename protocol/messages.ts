@@ -34,6 +34,13 @@ export const MAX_TOKEN_CHARS = 128;
 export const HISTORY_ON_JOIN = 100;
 /** A `presence` summary lists at most this many names per direction. */
 export const PRESENCE_LISTED = 20;
+/**
+ * Members per frame in a welcome and the `members` frames after it. Deno
+ * keeps each socket's write buffer as large as the largest frame it ever
+ * sent, so a 1,000-person list in one welcome would cost every joiner ~50 KB
+ * for as long as it stays connected; in slices of this size it costs ~1 KB.
+ */
+export const MEMBERS_PER_FRAME = 20;
 /** The room everyone lands in when the URL names none. */
 export const DEFAULT_ROOM = "main";
 
@@ -179,9 +186,23 @@ export interface WelcomeMessage {
    */
   recovered: boolean;
   history: ChatMessage[];
+  /** The first MEMBERS_PER_FRAME members; the rest follow in `members`. */
   members: Member[];
+  /** Whether `members` frames with the rest of the list follow at once. */
+  moreMembers: boolean;
   /** Typing notices expire after this many milliseconds. */
   typingTimeoutMs: number;
+}
+
+/**
+ * The rest of a welcome's member list, sent right after it and before any
+ * other event, so the list is one consistent snapshot.
+ */
+export interface MembersMessage {
+  type: "members";
+  members: Member[];
+  /** Whether another `members` frame follows. */
+  more: boolean;
 }
 
 export interface ChatEvent {
@@ -247,6 +268,7 @@ export interface ErrorMessage {
 
 export type ServerMessage =
   | WelcomeMessage
+  | MembersMessage
   | ChatEvent
   | AckMessage
   | JoinedEvent
@@ -513,6 +535,7 @@ export function normalizeRoomName(raw: string): string {
 
 const SERVER_TYPES: ReadonlySet<string> = new Set<ServerMessage["type"]>([
   "welcome",
+  "members",
   "chat",
   "ack",
   "joined",
@@ -561,7 +584,10 @@ export function parseServerFrame(frame: string): ServerMessage[] | null {
       // An item this client does not understand (a newer server's type) is
       // skipped, like a frame of that type would be, not the whole batch.
       const message = toServerMessage(item);
-      if (message && message.type !== "welcome") messages.push(message);
+      // A welcome and its member list are never batched.
+      if (message && message.type !== "welcome" && message.type !== "members") {
+        messages.push(message);
+      }
     }
     return messages;
   }
@@ -597,6 +623,7 @@ function toServerMessage(data: unknown): ServerMessage | null {
         typeof d["recovered"] === "boolean" && Array.isArray(d["history"]) &&
         d["history"].every(isChatMessage) && Array.isArray(d["members"]) &&
         d["members"].every(isMember) &&
+        typeof d["moreMembers"] === "boolean" &&
         typeof d["typingTimeoutMs"] === "number"
       ) {
         return {
@@ -610,10 +637,16 @@ function toServerMessage(data: unknown): ServerMessage | null {
           recovered: d["recovered"],
           history: d["history"],
           members: d["members"],
+          moreMembers: d["moreMembers"],
           typingTimeoutMs: d["typingTimeoutMs"],
         };
       }
       return null;
+    case "members":
+      return Array.isArray(d["members"]) && d["members"].every(isMember) &&
+          typeof d["more"] === "boolean"
+        ? { type: "members", members: d["members"], more: d["more"] }
+        : null;
     case "chat":
       return isChatMessage(d["message"])
         ? { type: "chat", message: d["message"] }

@@ -511,6 +511,7 @@ Deno.test("parseServerMessage returns a typed value for every well-formed server
       recovered: false,
       history: [CHAT],
       members: [ANA],
+      moreMembers: false,
       typingTimeoutMs: 6000,
     },
     { type: "chat", message: CHAT },
@@ -566,6 +567,7 @@ Deno.test("parseServerMessage returns null for malformed server frames", () => {
     recovered: false,
     history: [],
     members: [],
+    moreMembers: false,
     typingTimeoutMs: 6000,
   };
   const frames: string[] = [
@@ -599,6 +601,9 @@ Deno.test("parseServerMessage returns null for malformed server frames", () => {
     JSON.stringify({ ...welcome, history: [{ ...CHAT, text: 1 }] }),
     JSON.stringify({ ...welcome, members: "Ana" }),
     JSON.stringify({ ...welcome, members: [ANA, null] }),
+    JSON.stringify({ ...welcome, moreMembers: undefined }),
+    JSON.stringify({ type: "members", members: [ANA] }),
+    JSON.stringify({ type: "members", members: [{ id: 1 }], more: false }),
   ];
   for (const frame of frames) {
     assert.equal(parseServerMessage(frame), null, frame);
@@ -612,6 +617,7 @@ Deno.test("parseServerFrame unwraps a batch and skips items it does not know", (
     messages: [
       { type: "typing", member },
       { type: "from-the-future", x: 1 },
+      { type: "members", members: [member], more: false },
       { type: "left", member },
     ],
   });
@@ -622,6 +628,12 @@ Deno.test("parseServerFrame unwraps a batch and skips items it does not know", (
   assert.deepEqual(parseServerFrame(JSON.stringify({ type: "left", member })), [
     { type: "left", member },
   ]);
+  assert.deepEqual(
+    parseServerFrame(
+      JSON.stringify({ type: "members", members: [member], more: true }),
+    ),
+    [{ type: "members", members: [member], more: true }],
+  );
   assert.equal(parseServerFrame("{"), null);
   assert.equal(parseServerFrame('{"type":"batch","messages":3}'), null);
 });

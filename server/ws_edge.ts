@@ -33,6 +33,12 @@ export const MAX_BUFFERED_BYTES = 1024 * 1024;
  */
 const CLOSE_DEADLINE_MS = 5_000;
 
+/**
+ * Peer ids only need to be unique within this process; a counter is cheaper
+ * to hold per connection than a UUID.
+ */
+let lastPeerId = 0;
+
 /** Upgrades `request` and attaches the socket to `hub`. */
 export function upgradeToChat(
   request: Request,
@@ -43,66 +49,109 @@ export function upgradeToChat(
   const { socket, response } = Deno.upgradeWebSocket(request, {
     idleTimeout: IDLE_TIMEOUT_SECONDS,
   });
-  const peer: Peer = {
-    id: crypto.randomUUID(),
-    send(frame) {
-      if (socket.readyState !== WebSocket.OPEN) return;
-      if (socket.bufferedAmount > MAX_BUFFERED_BYTES) {
-        peer.close(CLOSE_CODES.policyViolation, "Not reading fast enough");
+  new SocketPeer(socket, hub, onClosed, onUnexpectedError);
+  return response;
+}
+
+/**
+ * One socket as the hub's `Peer`. A class whose methods live on the
+ * prototype, and which is itself the socket's event listener, so an idle
+ * connection holds one object here rather than a handful of closures.
+ */
+class SocketPeer implements Peer, EventListenerObject {
+  readonly id = String(++lastPeerId);
+  #socket: WebSocket;
+  #hub: Hub;
+  #onClosed: () => void;
+  #onUnexpectedError: (error: unknown) => void;
+  #deadline: ReturnType<typeof setTimeout> | undefined;
+  #finished = false;
+
+  constructor(
+    socket: WebSocket,
+    hub: Hub,
+    onClosed: () => void,
+    onUnexpectedError: (error: unknown) => void,
+  ) {
+    this.#socket = socket;
+    this.#hub = hub;
+    this.#onClosed = onClosed;
+    this.#onUnexpectedError = onUnexpectedError;
+    for (const type of ["open", "message", "close", "error"]) {
+      socket.addEventListener(type, this);
+    }
+  }
+
+  send(frame: string): void {
+    const socket = this.#socket;
+    if (socket.readyState !== WebSocket.OPEN) return;
+    if (socket.bufferedAmount > MAX_BUFFERED_BYTES) {
+      this.close(CLOSE_CODES.policyViolation, "Not reading fast enough");
+      return;
+    }
+    socket.send(frame);
+  }
+
+  close(code: number, reason: string): void {
+    const socket = this.#socket;
+    if (socket.readyState >= WebSocket.CLOSING) return;
+    try {
+      socket.close(code, reason);
+    } catch {
+      // Already failing; the close event will follow.
+    }
+    // The peer is out of the room now, not when it gets round to answering
+    // the close.
+    this.#hub.disconnect(this.id);
+    this.#deadline ??= setTimeout(() => this.#finish(), CLOSE_DEADLINE_MS);
+  }
+
+  handleEvent(event: Event): void {
+    switch (event.type) {
+      case "open":
+        this.#hub.connect(this);
         return;
-      }
-      socket.send(frame);
-    },
-    close(code, reason) {
-      if (socket.readyState >= WebSocket.CLOSING) return;
-      try {
-        socket.close(code, reason);
-      } catch {
-        // Already failing; the close event will follow.
-      }
-      // The peer is out of the room now, not when it gets round to
-      // answering the close.
-      hub.disconnect(peer.id);
-      deadline ??= setTimeout(finish, CLOSE_DEADLINE_MS);
-    },
-  };
-  let deadline: ReturnType<typeof setTimeout> | undefined;
-  let finished = false;
-  const finish = () => {
-    clearTimeout(deadline);
-    if (finished) return;
-    finished = true;
-    hub.disconnect(peer.id);
-    onClosed();
-  };
-  socket.onopen = () => hub.connect(peer);
-  socket.onmessage = (event: MessageEvent<unknown>) => {
-    const data = event.data;
+      case "message":
+        this.#receive((event as MessageEvent<unknown>).data);
+        return;
+      case "close":
+        // Deno may report one socket's end more than once; finish runs once.
+        this.#finish();
+        return;
+    }
+  }
+
+  #receive(data: unknown): void {
     if (typeof data !== "string") {
-      peer.close(CLOSE_CODES.unsupportedData, "Text frames only");
+      this.close(CLOSE_CODES.unsupportedData, "Text frames only");
       return;
     }
     if (utf8Length(data, MAX_FRAME_BYTES_HARD) > MAX_FRAME_BYTES_HARD) {
-      peer.close(CLOSE_CODES.tooBig, "Frame too large");
+      this.close(CLOSE_CODES.tooBig, "Frame too large");
       return;
     }
+    const hub = this.#hub;
     try {
-      hub.receive(peer.id, parseClientMessage(data));
+      hub.receive(this.id, parseClientMessage(data));
     } catch (error) {
       if (error instanceof ProtocolError) {
-        hub.refuse(peer.id, error);
+        hub.refuse(this.id, error);
         return;
       }
       // A bug must cost one reply, never the process and everyone's chat.
-      onUnexpectedError(error);
+      this.#onUnexpectedError(error);
       hub.replyError(
-        peer,
+        this,
         new ProtocolError("server_error", "The server could not handle that"),
       );
     }
-  };
-  // Deno may report one socket's end more than once; finish runs once.
-  socket.onclose = finish;
-  socket.onerror = () => {};
-  return response;
+  }
+
+  #finish(): void {
+    clearTimeout(this.#deadline);
+    if (this.#finished) return;
+    this.#finished = true;
+    this.#hub.disconnect(this.id);
+    this.#onClosed();
+  }
 }

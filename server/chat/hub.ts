@@ -12,6 +12,7 @@ import {
   CLOSE_CODES,
   type HelloMessage,
   HISTORY_ON_JOIN,
+  MEMBERS_PER_FRAME,
   normalizeRoomName,
   PROTOCOL_VERSION,
   ProtocolError,
@@ -77,8 +78,11 @@ interface Connection {
   connectedAt: number;
   session: Session | null;
   room: Room | null;
-  /** Refusals left before the connection counts as abusive. */
-  abuse: TokenBucket;
+  /**
+   * Refusals left before the connection counts as abusive; made at the
+   * first refusal, since most connections never have one.
+   */
+  abuse: TokenBucket | null;
 }
 
 /** Per-user rate limits; kept across reconnects of the same session. */
@@ -191,7 +195,7 @@ export class Hub {
       connectedAt: now,
       session: null,
       room: null,
-      abuse: new TokenBucket(this.#abuseRate, now),
+      abuse: null,
     });
   }
 
@@ -229,7 +233,9 @@ export class Hub {
    */
   #refuse(connection: Connection, error: ProtocolError, ref?: string): void {
     this.replyError(connection.peer, error, ref);
-    if (!connection.abuse.take(this.#now())) {
+    const now = this.#now();
+    connection.abuse ??= new TokenBucket(this.#abuseRate, now);
+    if (!connection.abuse.take(now)) {
       this.#log("warn", `closing an abusive connection (${error.code})`);
       connection.peer.close(
         CLOSE_CODES.policyViolation,
@@ -411,6 +417,7 @@ export class Hub {
     connection.session = session;
     connection.room = room;
 
+    const members = room.members();
     const welcome: WelcomeMessage = {
       type: "welcome",
       protocol: PROTOCOL_VERSION,
@@ -421,10 +428,23 @@ export class Hub {
       resumed: session === previous,
       recovered,
       history,
-      members: room.members(),
+      members: members.slice(0, MEMBERS_PER_FRAME),
+      moreMembers: members.length > MEMBERS_PER_FRAME,
       typingTimeoutMs: this.#typingTimeoutMs,
     };
     connection.peer.send(JSON.stringify(welcome));
+    // The rest of the list in small frames, before anything else can be
+    // sent to this peer: no join or leave can fall between two slices.
+    for (let at = MEMBERS_PER_FRAME; at < members.length;) {
+      const slice = members.slice(at, at += MEMBERS_PER_FRAME);
+      connection.peer.send(JSON.stringify(
+        {
+          type: "members",
+          members: slice,
+          more: at < members.length,
+        } satisfies ServerMessage,
+      ));
+    }
     if (announceJoin) {
       room.announce("joined", memberOf(session));
     }

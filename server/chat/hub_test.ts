@@ -9,6 +9,7 @@ import {
   type ChatMessage,
   type ClientMessage,
   CLOSE_CODES,
+  MEMBERS_PER_FRAME,
   parseServerMessage,
   PROTOCOL_VERSION,
   type ServerMessage,
@@ -235,6 +236,36 @@ Deno.test("a later joiner's welcome lists everyone present and the history", asy
   assert.deepEqual(bea.welcome.members, [ana.welcome.you, bea.welcome.you]);
   assert.deepEqual(bea.welcome.history.map((m) => m.text), ["hola"]);
   assert.notEqual(bea.welcome.you.id, ana.welcome.you.id);
+});
+
+Deno.test("a large room's member list follows the welcome in small members frames, nothing between", () => {
+  const t = setup();
+  const present = Array.from(
+    { length: 2 * MEMBERS_PER_FRAME + 5 },
+    () => t.join().welcome.you,
+  );
+  const { peer, welcome } = t.join();
+  const everyone = [...present, welcome.you];
+  assert.equal(welcome.members.length, MEMBERS_PER_FRAME);
+  assert.equal(welcome.moreMembers, true);
+  // Welcome, then exactly the slices, in order, before any other frame
+  // (here the announcement of the joiner itself).
+  const types = peer.frames.map((f) => f.type);
+  assert.deepEqual(types, ["welcome", "members", "members", "joined"]);
+  const slices = peer.all("members");
+  assert.deepEqual(slices.map((s) => s.members.length), [
+    MEMBERS_PER_FRAME,
+    6,
+  ]);
+  assert.deepEqual(slices.map((s) => s.more), [true, false]);
+  assert.deepEqual(
+    [...welcome.members, ...slices.flatMap((s) => s.members)],
+    everyone,
+  );
+  // A room that fits in the welcome sends no members frames.
+  const small = setup().join();
+  assert.equal(small.welcome.moreMembers, false);
+  assert.equal(small.peer.all("members").length, 0);
 });
 
 Deno.test("a join is published to the people already in the room", () => {
