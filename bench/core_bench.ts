@@ -44,6 +44,11 @@ class CountingPeer implements Peer {
     this.frames++;
     this.bytes += frame.length;
   }
+  stream(frames: Iterator<string>): void {
+    for (let next = frames.next(); !next.done; next = frames.next()) {
+      this.send(next.value);
+    }
+  }
   close(): void {}
 }
 

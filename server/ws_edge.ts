@@ -34,6 +34,22 @@ export const MAX_BUFFERED_BYTES = 1024 * 1024;
 const CLOSE_DEADLINE_MS = 5_000;
 
 /**
+ * A stream (see `Peer.stream`) makes its next frame only while fewer than
+ * this many bytes wait in Deno's send buffer, and otherwise looks again
+ * after STREAM_RETRY_MS. Small, because the budget is per socket: 3,000
+ * joiners × 16 KiB is 48 MB at worst.
+ */
+const STREAM_LOW_WATER_BYTES = 16 * 1024;
+const STREAM_RETRY_MS = 5;
+
+/**
+ * Frames that may wait behind a stream for one socket. Only room events
+ * wait there, a few a second; a client that lets this many pile up is not
+ * reading, like one past MAX_BUFFERED_BYTES.
+ */
+const MAX_WAITING_FRAMES = 1_000;
+
+/**
  * Peer ids only need to be unique within this process; a counter is cheaper
  * to hold per connection than a UUID.
  */
@@ -58,17 +74,29 @@ export function upgradeToChat(
  * prototype, and which is itself the socket's event listener, so an idle
  * connection holds one object here rather than a handful of closures.
  */
-class SocketPeer implements Peer, EventListenerObject {
+/** What SocketPeer uses of a WebSocket; tests pass a fake. */
+export type PeerSocket = Pick<
+  WebSocket,
+  "readyState" | "bufferedAmount" | "send" | "close" | "addEventListener"
+>;
+
+export class SocketPeer implements Peer, EventListenerObject {
   readonly id = String(++lastPeerId);
-  #socket: WebSocket;
+  #socket: PeerSocket;
   #hub: Hub;
   #onClosed: () => void;
   #onUnexpectedError: (error: unknown) => void;
   #deadline: ReturnType<typeof setTimeout> | undefined;
   #finished = false;
+  /**
+   * What must go out before anything new, in order: streams being
+   * produced and frames sent while they were. Empty almost always.
+   */
+  #waiting: (string | Iterator<string>)[] = [];
+  #pumpTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
-    socket: WebSocket,
+    socket: PeerSocket,
     hub: Hub,
     onClosed: () => void,
     onUnexpectedError: (error: unknown) => void,
@@ -85,11 +113,49 @@ class SocketPeer implements Peer, EventListenerObject {
   send(frame: string): void {
     const socket = this.#socket;
     if (socket.readyState !== WebSocket.OPEN) return;
-    if (socket.bufferedAmount > MAX_BUFFERED_BYTES) {
+    if (
+      socket.bufferedAmount > MAX_BUFFERED_BYTES ||
+      this.#waiting.length >= MAX_WAITING_FRAMES
+    ) {
       this.close(CLOSE_CODES.policyViolation, "Not reading fast enough");
       return;
     }
+    if (this.#waiting.length > 0) {
+      this.#waiting.push(frame);
+      return;
+    }
     socket.send(frame);
+  }
+
+  stream(frames: Iterator<string>): void {
+    this.#waiting.push(frames);
+    if (this.#waiting.length === 1) this.#pump();
+  }
+
+  /** Sends what is waiting while the socket keeps up; retries later if not. */
+  #pump(): void {
+    this.#pumpTimer = undefined;
+    const socket = this.#socket;
+    const waiting = this.#waiting;
+    while (waiting.length > 0) {
+      if (socket.readyState !== WebSocket.OPEN) {
+        waiting.length = 0;
+        return;
+      }
+      if (socket.bufferedAmount > STREAM_LOW_WATER_BYTES) {
+        this.#pumpTimer = setTimeout(() => this.#pump(), STREAM_RETRY_MS);
+        return;
+      }
+      const head = waiting[0]!;
+      if (typeof head === "string") {
+        waiting.shift();
+        socket.send(head);
+        continue;
+      }
+      const next = head.next();
+      if (next.done) waiting.shift();
+      else socket.send(next.value);
+    }
   }
 
   close(code: number, reason: string): void {
@@ -149,6 +215,8 @@ class SocketPeer implements Peer, EventListenerObject {
 
   #finish(): void {
     clearTimeout(this.#deadline);
+    clearTimeout(this.#pumpTimer);
+    this.#waiting.length = 0;
     if (this.#finished) return;
     this.#finished = true;
     this.#hub.disconnect(this.id);

@@ -40,6 +40,12 @@ class TestPeer implements Peer {
     this.frames.push(message);
   }
 
+  stream(frames: Iterator<string>): void {
+    for (let next = frames.next(); !next.done; next = frames.next()) {
+      this.send(next.value);
+    }
+  }
+
   close(code: number, reason: string): void {
     this.closes.push({ code, reason });
   }

@@ -6,5 +6,12 @@
 export interface Peer {
   readonly id: string;
   send(frame: string): void;
+  /**
+   * Sends these frames in order, each made only when the peer is ready for
+   * it: a long series (a big room's member list) is produced at the speed
+   * the client reads instead of all at once in server memory. Frames sent
+   * afterwards go out after the series.
+   */
+  stream(frames: Iterator<string>): void;
   close(code: number, reason: string): void;
 }

@@ -206,11 +206,16 @@ export class Room {
   }
 
   members(): Member[] {
-    const members: Member[] = [];
+    return this.listed().map(memberOf);
+  }
+
+  /** The listed sessions, in the order they first joined. */
+  listed(): Session[] {
+    const listed: Session[] = [];
     for (const session of this.sessions.values()) {
-      if (session.present) members.push(memberOf(session));
+      if (session.present) listed.push(session);
     }
-    return members;
+    return listed;
   }
 
   /**
