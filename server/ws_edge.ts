@@ -37,9 +37,9 @@ const CLOSE_DEADLINE_MS = 5_000;
  * A stream (see `Peer.stream`) makes its next frame only while fewer than
  * this many bytes wait in Deno's send buffer, and otherwise looks again
  * after STREAM_RETRY_MS. Small, because the budget is per socket: 3,000
- * joiners × 16 KiB is 48 MB at worst.
+ * joiners × 4 KiB is 12 MB at worst.
  */
-const STREAM_LOW_WATER_BYTES = 16 * 1024;
+const STREAM_LOW_WATER_BYTES = 4 * 1024;
 const STREAM_RETRY_MS = 5;
 
 /**

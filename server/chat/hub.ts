@@ -12,6 +12,7 @@ import {
   CLOSE_CODES,
   type HelloMessage,
   HISTORY_ON_JOIN,
+  type Member,
   MEMBERS_PER_FRAME,
   normalizeRoomName,
   PROTOCOL_VERSION,
@@ -126,23 +127,30 @@ export function hashToken(token: string): string {
 }
 
 /**
- * `members` frames for `listed` from index `from`. Serialised lazily: a
- * joiner of a 3,000-person room holds a snapshot of references, not 150 KB
- * of JSON, until it has read them. A name is the one current when its slice
- * is made; events after the welcome (a rename, a leave) still follow the
- * series, so the client ends up with the current list.
+ * `members` frames continuing a welcome: `first`, then the rest of
+ * `listed`. Made as the peer reads them, so a joiner of a 3,000-person room
+ * holds an iterator rather than 150 KB of JSON. Who is listed is decided
+ * when each slice is made; what changed since the welcome (a leave, a
+ * rename) is also announced after the series, so the client's list ends up
+ * current either way. At least one frame is made, so the client always sees
+ * `more: false`.
  */
-function* memberSlices(listed: Session[], from: number): Generator<string> {
-  for (let at = from; at < listed.length;) {
-    const slice = listed.slice(at, at += MEMBERS_PER_FRAME).map(memberOf);
+function* memberSlices(
+  first: Session,
+  listed: Iterator<Session>,
+): Generator<string> {
+  let next: IteratorResult<Session> = { done: false, value: first };
+  do {
+    const members: Member[] = [];
+    while (!next.done && members.length < MEMBERS_PER_FRAME) {
+      // Looked ahead a while ago (for `more`): may have left since.
+      if (next.value.present) members.push(memberOf(next.value));
+      next = listed.next();
+    }
     yield JSON.stringify(
-      {
-        type: "members",
-        members: slice,
-        more: at < listed.length,
-      } satisfies ServerMessage,
+      { type: "members", members, more: !next.done } satisfies ServerMessage,
     );
-  }
+  } while (!next.done);
 }
 
 export class Hub {
@@ -437,7 +445,13 @@ export class Hub {
     connection.session = session;
     connection.room = room;
 
-    const listed = room.listed();
+    const listed = room.listedAsOfNow();
+    const firstMembers: Member[] = [];
+    let next = listed.next();
+    while (!next.done && firstMembers.length < MEMBERS_PER_FRAME) {
+      firstMembers.push(memberOf(next.value));
+      next = listed.next();
+    }
     const welcome: WelcomeMessage = {
       type: "welcome",
       protocol: PROTOCOL_VERSION,
@@ -448,15 +462,14 @@ export class Hub {
       resumed: session === previous,
       recovered,
       history,
-      members: listed.slice(0, MEMBERS_PER_FRAME).map(memberOf),
-      moreMembers: listed.length > MEMBERS_PER_FRAME,
+      members: firstMembers,
+      moreMembers: !next.done,
       typingTimeoutMs: this.#typingTimeoutMs,
     };
     connection.peer.send(JSON.stringify(welcome));
-    if (listed.length > MEMBERS_PER_FRAME) {
-      // The rest of the list in small frames, made as the client reads
-      // them, and ahead of anything sent to it later.
-      connection.peer.stream(memberSlices(listed, MEMBERS_PER_FRAME));
+    if (!next.done) {
+      // The rest of the list, ahead of anything sent to this peer later.
+      connection.peer.stream(memberSlices(next.value, listed));
     }
     if (announceJoin) {
       room.announce("joined", memberOf(session));

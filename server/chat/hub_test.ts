@@ -35,12 +35,40 @@ class TestPeer implements Peer {
   }
 
   send(frame: string): void {
+    if (this.#held?.length) {
+      this.#held.push(frame);
+      return;
+    }
     const message = parseServerMessage(frame);
     if (!message) throw new Error(`Malformed server frame: ${frame}`);
     this.frames.push(message);
   }
 
+  /**
+   * Like the WebSocket edge with a client that reads at once, unless
+   * `hold()` was called: then the stream and everything after it waits,
+   * in order, for `release()`, like a client that is not reading yet.
+   */
+  #held: (string | Iterator<string>)[] | null = null;
+
+  hold(): void {
+    this.#held = [];
+  }
+
+  release(): void {
+    const held = this.#held ?? [];
+    this.#held = null;
+    for (const item of held) {
+      if (typeof item === "string") this.send(item);
+      else this.stream(item);
+    }
+  }
+
   stream(frames: Iterator<string>): void {
+    if (this.#held) {
+      this.#held.push(frames);
+      return;
+    }
     for (let next = frames.next(); !next.done; next = frames.next()) {
       this.send(next.value);
     }
@@ -272,6 +300,98 @@ Deno.test("a large room's member list follows the welcome in small members frame
   const small = setup().join();
   assert.equal(small.welcome.moreMembers, false);
   assert.equal(small.peer.all("members").length, 0);
+});
+
+Deno.test("member slices shared between joiners follow renames and leaves", () => {
+  const t = setup();
+  const present = Array.from(
+    { length: 2 * MEMBERS_PER_FRAME + 5 },
+    () => t.join(),
+  );
+  const listOf = (peer: TestPeer, welcome: WelcomeMessage) => [
+    ...welcome.members,
+    ...peer.all("members").flatMap((m) => m.members),
+  ];
+  const first = t.join();
+  const firstList = listOf(first.peer, first.welcome);
+  assert.equal(firstList.length, present.length + 1);
+
+  // A rename inside a slice another joiner already got.
+  const renamed = present[MEMBERS_PER_FRAME + 3]!;
+  t.hub.receive(renamed.peer.id, { type: "rename", name: "Zed" });
+  const second = t.join();
+  const secondList = listOf(second.peer, second.welcome);
+  assert.equal(
+    secondList.find((m) => m.id === renamed.welcome.you.id)?.name,
+    "Zed",
+  );
+
+  // A leave shifts everyone after it into earlier slices.
+  const leaver = present[2]!;
+  t.hub.disconnect(leaver.peer.id);
+  t.advance(DEFAULTS.leaveGraceMs + 1);
+  t.hub.sweep();
+  const third = t.join();
+  const thirdList = listOf(third.peer, third.welcome);
+  const ids = thirdList.map((m) => m.id);
+  assert.equal(new Set(ids).size, ids.length, "nobody twice");
+  assert.ok(!ids.includes(leaver.welcome.you.id), "the leaver is gone");
+  assert.equal(ids.length, present.length + 3 - 1);
+});
+
+Deno.test("a member list not yet read is made when read: who left meanwhile is skipped, later joiners are not listed", () => {
+  const t = setup();
+  const present = Array.from(
+    { length: 2 * MEMBERS_PER_FRAME + 5 },
+    () => t.join(),
+  );
+  const peer = t.connect();
+  peer.hold();
+  t.hub.receive(peer.id, { type: "hello", room: "main" });
+  const welcome = peer.last("welcome");
+  assert.equal(welcome.moreMembers, true);
+  assert.equal(peer.all("members").length, 0, "the rest waits for the reader");
+
+  const leaver = present[MEMBERS_PER_FRAME + 1]!;
+  t.hub.disconnect(leaver.peer.id);
+  t.advance(DEFAULTS.leaveGraceMs + 1);
+  t.hub.sweep();
+  const late = t.join();
+  peer.release();
+
+  const listed = [
+    ...welcome.members,
+    ...peer.all("members").flatMap((m) => m.members),
+  ].map((m) => m.id);
+  assert.ok(!listed.includes(leaver.welcome.you.id), "leaver skipped");
+  assert.ok(!listed.includes(late.welcome.you.id), "later joiner not listed");
+  assert.equal(listed.length, present.length + 1 - 1);
+  assert.equal(peer.all("members").at(-1)?.more, false);
+  // What happened meanwhile follows the list, in order.
+  const after = peer.frames.slice(
+    peer.frames.findLastIndex((f) => f.type === "members") + 1,
+  ).map((f) => f.type);
+  assert.deepEqual(after, ["joined", "left", "joined"], "own join, then them");
+});
+
+Deno.test("when everyone after the welcome's slice left before it was read, the list still ends with more: false", () => {
+  const t = setup();
+  const present = Array.from({ length: MEMBERS_PER_FRAME + 2 }, () => t.join());
+  const peer = t.connect();
+  peer.hold();
+  t.hub.receive(peer.id, { type: "hello", room: "main" });
+  for (const gone of present.slice(MEMBERS_PER_FRAME)) {
+    t.hub.disconnect(gone.peer.id);
+  }
+  t.advance(DEFAULTS.leaveGraceMs + 1);
+  t.hub.sweep();
+  peer.release();
+  assert.equal(peer.last("welcome").moreMembers, true);
+  const slices = peer.all("members");
+  assert.deepEqual(slices.map((s) => s.more), [false]);
+  assert.deepEqual(slices[0]?.members.map((m) => m.id), [
+    peer.last("welcome").you.id,
+  ]);
 });
 
 Deno.test("a join is published to the people already in the room", () => {

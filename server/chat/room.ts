@@ -70,6 +70,9 @@ export class Room {
   readonly sessions = new Map<string, Session>();
   #byTokenHash = new Map<string, Session>();
   #bySkeleton = new Map<string, Session>();
+  /** When each session was added, for `listedAsOfNow`. */
+  #addedAt = new WeakMap<Session, number>();
+  #added = 0;
   /** Sends in flight (appended, not yet committed), by dedupe key. */
   readonly pending = new Map<string, Promise<ChatMessage>>();
   #store: ChatStore;
@@ -135,6 +138,7 @@ export class Room {
   }
 
   add(session: Session): void {
+    this.#addedAt.set(session, ++this.#added);
     this.sessions.set(session.userId, session);
     this.#byTokenHash.set(session.tokenHash, session);
     this.#bySkeleton.set(session.skeleton, session);
@@ -203,6 +207,24 @@ export class Room {
       };
       this.#store.putSession(record);
     }
+  }
+
+  /**
+   * The listed sessions, in the order they first joined, read lazily: only
+   * sessions added by now are visited, and each is checked for being listed
+   * when it is reached, so one who leaves meanwhile is skipped. Holding it
+   * costs a Map iterator, not a copy of a big room's list.
+   */
+  listedAsOfNow(): Iterator<Session> {
+    const last = this.#added;
+    const addedAt = this.#addedAt;
+    const sessions = this.sessions.values();
+    return (function* () {
+      for (const session of sessions) {
+        if ((addedAt.get(session) ?? Infinity) > last) return;
+        if (session.present) yield session;
+      }
+    })();
   }
 
   members(): Member[] {
