@@ -1,0 +1,124 @@
+/**
+ * The load generator counts what the benchmark reports: every delivery of
+ * every message, whether it came alone, in a batch, or echoed raw by the
+ * baseline. Run as `deno task bench` runs it, in its own process.
+ */
+
+import assert from "node:assert/strict";
+import type { SendReport } from "../bench/load.ts";
+import { startServer } from "./helpers.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+
+async function runGenerator(args: string[]): Promise<SendReport> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net=127.0.0.1",
+      "bench/load.ts",
+      "--timeout",
+      "30",
+      ...args,
+    ],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stdout = new TextDecoder().decode(output.stdout);
+  assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
+  const report = JSON.parse(stdout.trim().split("\n").at(-1) ?? "");
+  assert.equal(report.event, "send", stdout);
+  return report as SendReport;
+}
+
+function assertAllCounted(report: SendReport, clients: number): void {
+  assert.ok(report.sent > 0, "something was sent");
+  assert.equal(report.connections, clients);
+  assert.equal(report.expected, report.sent * clients);
+  assert.equal(report.received, report.expected);
+  assert.equal(report.lost, 0);
+  assert.equal(report.stale, 0);
+  assert.equal(report.refused, 0);
+  assert.equal(report.latencyMs.count, report.received);
+  assert.ok(report.latencyMs.max >= report.latencyMs.p50);
+}
+
+Deno.test("the generator counts every chat delivery, batched or not", async () => {
+  const server = startServer({
+    sendRate: { capacity: 1_000_000, refillPerSecond: 1_000_000 },
+    batchWindowMs: 5,
+    busyFramesPerSecond: 0, // every event that can wait is batched
+    schedule: (callback, delayMs) => setTimeout(callback, delayMs),
+  });
+  try {
+    const clients = 20;
+    const report = await runGenerator([
+      "--url",
+      server.wsUrl,
+      "--mode",
+      "chat",
+      "--clients",
+      String(clients),
+      "--senders",
+      "4",
+      "--rate",
+      "400",
+      "--duration",
+      "1",
+    ]);
+    assertAllCounted(report, clients);
+    assert.ok(
+      report.frames < report.received,
+      `batched: ${report.frames} frames for ${report.received} deliveries`,
+    );
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("the generator counts every raw echo from the baseline server", async () => {
+  const baseline = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net=127.0.0.1",
+      "bench/baseline_server.ts",
+      "--port",
+      "0",
+    ],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  try {
+    const reader = baseline.stdout.pipeThrough(new TextDecoderStream())
+      .getReader();
+    let text = "";
+    while (!/listening on \d+/.test(text)) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`Baseline did not start: ${text}`);
+      text += value;
+    }
+    await reader.cancel();
+    const port = /listening on (\d+)/.exec(text)?.[1];
+    const clients = 20;
+    const report = await runGenerator([
+      "--url",
+      `ws://127.0.0.1:${port}/`,
+      "--mode",
+      "raw",
+      "--clients",
+      String(clients),
+      "--senders",
+      "4",
+      "--rate",
+      "200",
+      "--duration",
+      "1",
+    ]);
+    assertAllCounted(report, clients);
+    assert.equal(report.frames, report.received, "one frame per echo");
+  } finally {
+    baseline.kill();
+    await baseline.status;
+  }
+});
