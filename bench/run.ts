@@ -20,9 +20,12 @@
  *   D  highest rate at 500 clients with p99 <= 100 ms and nothing lost
  *   E  join storm: 3,000 clients connect at once
  *
- * Reading the figures: the generator is one Deno process, and Deno's
- * WebSocket client costs about 6 µs per frame received, so it tops out near
- * 150,000 frames/s; steps where it was saturated are marked "gen N%". The
+ * Reading the figures: the generator is one Deno process. Each frame it
+ * receives costs it about 6-8 µs (Deno's WebSocket event and the kernel's
+ * receive; a hand-written client on raw TCP, in Deno or in Node, measured no
+ * cheaper), so it tops out near 120,000-150,000 frames/s; the messages
+ * inside a batch are found by scanning and cost far less. Steps where it was
+ * saturated are marked "gen N%". The
  * "CPU N busy" rows count the whole core (the kernel's loopback work, and any
  * other program on the machine), which per-process CPU% leaves out. In C the
  * chat's idle clients join rooms of 100, so the RSS is the connections' and
@@ -732,12 +735,22 @@ function search(
       progress(step);
       return step;
     };
+    /**
+     * A step that fails on latency alone is run once more: on a shared VM
+     * one pause can spoil a 5-s step, and the search would stop far below
+     * the limit. Loss or a dropped connection is never retried.
+     */
+    const confirmed = async (rate: number): Promise<SearchStep | null> => {
+      const step = await attempt(rate);
+      if (!step || step.ok || step.lost > 0 || step.closed > 0) return step;
+      return await attempt(rate);
+    };
 
     let good = 0;
     let bad = 0;
     let rate = plan.startRate;
     for (let i = 0; i <= plan.maxDoublings; i++) {
-      const step = await attempt(rate);
+      const step = await confirmed(rate);
       if (!step) break;
       if (!step.ok) {
         bad = rate;
@@ -750,7 +763,7 @@ function search(
     for (let i = 0; i < plan.bisections && bad > 0; i++) {
       const mid = Math.round((good + bad) / 2);
       if (mid === good || mid === bad) break;
-      const step = await attempt(mid);
+      const step = await confirmed(mid);
       if (!step) break;
       if (step.ok) good = mid;
       else bad = mid;
@@ -930,6 +943,15 @@ function searchRows(plan: Plan["D"]): Row[] {
     {
       label: "deliveries/s at that rate",
       get: (r) => data(r)?.best?.deliveriesPerSec,
+      digits: 0,
+    },
+    {
+      // The issue's second bar: the best passing step that also kept p99
+      // within 50 ms (a step of the search, not a search of its own).
+      label: "deliveries/s with p99 <= 50 ms",
+      get: (r) =>
+        data(r)?.steps.filter((s) => s.ok && s.p99 <= 50)
+          .reduce((best, s) => Math.max(best, s.deliveriesPerSec), 0),
       digits: 0,
     },
     {
