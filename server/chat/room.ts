@@ -227,17 +227,13 @@ export class Room {
     })();
   }
 
-  members(): Member[] {
-    return this.listed().map(memberOf);
-  }
-
-  /** The listed sessions, in the order they first joined. */
-  listed(): Session[] {
-    const listed: Session[] = [];
+  /** How many sessions are listed (announced and not yet announced as left). */
+  listedCount(): number {
+    let count = 0;
     for (const session of this.sessions.values()) {
-      if (session.present) listed.push(session);
+      if (session.present) count++;
     }
-    return listed;
+    return count;
   }
 
   /**
@@ -284,7 +280,7 @@ export class Room {
       left: left.slice(0, PRESENCE_LISTED).map((c) => c.member),
       joinedCount: joined.length,
       leftCount: left.length,
-      online: this.members().length,
+      online: this.listedCount(),
     };
   }
 
