@@ -523,6 +523,8 @@ interface SearchStep {
   p99: number;
   lost: number;
   closed: number;
+  /** Sends the server refused (rate limits); any fails the step. */
+  refused: number;
   deliveriesPerSec: number;
   serverCpuPct: number;
   generatorCpuPct: number;
@@ -640,15 +642,19 @@ function idle(
     const recent: number[] = [];
     while (performance.now() - t0 < plan.idleMs) {
       await sleep(1000);
-      recent.push(server.sample()?.rssKb ?? 0);
+      const kb = server.sample()?.rssKb;
+      if (kb === undefined || kb <= 0) continue;
+      recent.push(kb);
       const last = recent.slice(-4);
       const fell = last[0] !== undefined && last[0] < startKb * 0.95;
       const still = last.length === 4 &&
         Math.max(...last) - Math.min(...last) < startKb * 0.01;
       if (fell && still) break;
     }
+    // The median of the last three samples, like steadyRssKb.
+    const last = recent.slice(-3).sort((a, b) => a - b);
     return {
-      kb: Math.min(...recent.slice(-3)),
+      kb: last[Math.floor(last.length / 2)] ?? startKb,
       waitS: Math.round((performance.now() - t0) / 1000),
     };
   };
@@ -726,6 +732,7 @@ function search(
         p99: send.latencyMs.p99,
         lost: send.lost,
         closed: send.closed,
+        refused: send.refused,
         deliveriesPerSec: send.deliveriesPerSec,
         serverCpuPct: measured.cpuPct,
         generatorCpuPct: send.generatorCpuPct,
@@ -738,11 +745,16 @@ function search(
     /**
      * A step that fails on latency alone is run once more: on a shared VM
      * one pause can spoil a 5-s step, and the search would stop far below
-     * the limit. Loss or a dropped connection is never retried.
+     * the limit. Loss, a refusal or a dropped connection is never retried.
      */
     const confirmed = async (rate: number): Promise<SearchStep | null> => {
       const step = await attempt(rate);
-      if (!step || step.ok || step.lost > 0 || step.closed > 0) return step;
+      if (
+        !step || step.ok || step.lost > 0 || step.closed > 0 ||
+        step.refused > 0
+      ) {
+        return step;
+      }
       return await attempt(rate);
     };
 

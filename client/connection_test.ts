@@ -100,7 +100,7 @@ class FakeTime {
 function welcome(): WelcomeMessage {
   return {
     type: "welcome",
-    protocol: 1,
+    protocol: 2,
     room: "main",
     epoch: "e1",
     you: { id: "u1", name: "Ana" },

@@ -31,7 +31,7 @@ function msg(
 function welcome(overrides: Partial<WelcomeMessage> = {}): WelcomeMessage {
   return {
     type: "welcome",
-    protocol: 1,
+    protocol: 2,
     room: "main",
     epoch: "e1",
     you: ANA,
@@ -383,7 +383,7 @@ Deno.test("a presence summary updates members, the room size and shows one crowd
     now: 0,
     message: {
       type: "welcome",
-      protocol: 1,
+      protocol: 2,
       room: "main",
       epoch: "e",
       you: { id: "me", name: "Me" },

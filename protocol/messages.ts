@@ -9,7 +9,7 @@
  */
 
 /** Bumped whenever a change would break an older client or server. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 // ---------------------------------------------------------------------------
 // Limits. Frame sizes are UTF-8 bytes; text and name lengths are code points.
@@ -81,6 +81,8 @@ export const CLOSE_CODES = {
   policyViolation: 1008,
   /** A frame exceeded MAX_FRAME_BYTES_HARD. */
   tooBig: 1009,
+  /** A server bug while sending to this connection; reconnect and resume. */
+  internalError: 1011,
   /** No hello arrived in time. */
   helloTimeout: 4000,
   /** The same session was resumed on another connection; do not reconnect. */
@@ -196,7 +198,9 @@ export interface WelcomeMessage {
 
 /**
  * The rest of a welcome's member list, sent right after it and before any
- * other event, so the list is one consistent snapshot.
+ * other frame. Each is made when the client is ready for it, from the room
+ * as it is then; the events that follow the series bring the list up to
+ * date (see docs/PROTOCOL.md).
  */
 export interface MembersMessage {
   type: "members";
@@ -623,7 +627,8 @@ function toServerMessage(data: unknown): ServerMessage | null {
         typeof d["recovered"] === "boolean" && Array.isArray(d["history"]) &&
         d["history"].every(isChatMessage) && Array.isArray(d["members"]) &&
         d["members"].every(isMember) &&
-        typeof d["moreMembers"] === "boolean" &&
+        (d["moreMembers"] === undefined ||
+          typeof d["moreMembers"] === "boolean") &&
         typeof d["typingTimeoutMs"] === "number"
       ) {
         return {
@@ -637,7 +642,8 @@ function toServerMessage(data: unknown): ServerMessage | null {
           recovered: d["recovered"],
           history: d["history"],
           members: d["members"],
-          moreMembers: d["moreMembers"],
+          // A version 1 server sent the whole list in the welcome.
+          moreMembers: d["moreMembers"] ?? false,
           typingTimeoutMs: d["typingTimeoutMs"],
         };
       }

@@ -502,7 +502,7 @@ Deno.test("parseServerMessage returns a typed value for every well-formed server
   const messages: ServerMessage[] = [
     {
       type: "welcome",
-      protocol: 1,
+      protocol: 2,
       room: "main",
       epoch: "e1",
       you: ANA,
@@ -558,7 +558,7 @@ Deno.test("parseServerMessage drops unknown fields and wrongly typed optional er
 Deno.test("parseServerMessage returns null for malformed server frames", () => {
   const welcome = {
     type: "welcome",
-    protocol: 1,
+    protocol: 2,
     room: "main",
     epoch: "e1",
     you: ANA,
@@ -601,7 +601,7 @@ Deno.test("parseServerMessage returns null for malformed server frames", () => {
     JSON.stringify({ ...welcome, history: [{ ...CHAT, text: 1 }] }),
     JSON.stringify({ ...welcome, members: "Ana" }),
     JSON.stringify({ ...welcome, members: [ANA, null] }),
-    JSON.stringify({ ...welcome, moreMembers: undefined }),
+    JSON.stringify({ ...welcome, moreMembers: "yes" }),
     JSON.stringify({ type: "members", members: [ANA] }),
     JSON.stringify({ type: "members", members: [{ id: 1 }], more: false }),
   ];

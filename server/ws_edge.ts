@@ -132,7 +132,25 @@ export class SocketPeer implements Peer, EventListenerObject {
     if (this.#waiting.length === 1) this.#pump();
   }
 
-  /** Sends what is waiting while the socket keeps up; retries later if not. */
+  /**
+   * Runs the pump from its timer. A bug in making a frame must cost this
+   * connection, not the process (an exception in a timer would end it).
+   */
+  #pumpLater(): void {
+    try {
+      this.#pump();
+    } catch (error) {
+      this.#waiting.length = 0;
+      this.#onUnexpectedError(error);
+      this.close(CLOSE_CODES.internalError, "Server error");
+    }
+  }
+
+  /**
+   * Sends what is waiting while the socket keeps up; retries later if not.
+   * What still waits when the socket closes is dropped, like Deno drops
+   * unsent frames: a client that comes back resumes and replays the chat.
+   */
   #pump(): void {
     this.#pumpTimer = undefined;
     const socket = this.#socket;
@@ -143,7 +161,7 @@ export class SocketPeer implements Peer, EventListenerObject {
         return;
       }
       if (socket.bufferedAmount > STREAM_LOW_WATER_BYTES) {
-        this.#pumpTimer = setTimeout(() => this.#pump(), STREAM_RETRY_MS);
+        this.#pumpTimer = setTimeout(() => this.#pumpLater(), STREAM_RETRY_MS);
         return;
       }
       const head = waiting[0]!;

@@ -28,8 +28,9 @@ class FakeSocket implements PeerSocket {
 function rig() {
   const socket = new FakeSocket();
   const hub = new Hub({ store: new MemoryStore(), fanout: new LocalFanout() });
-  const peer = new SocketPeer(socket, hub, () => {}, () => {});
-  return { socket, peer };
+  const errors: unknown[] = [];
+  const peer = new SocketPeer(socket, hub, () => {}, (e) => errors.push(e));
+  return { socket, peer, errors };
 }
 
 function* numbered(count: number, made: string[]): Generator<string> {
@@ -75,7 +76,24 @@ Deno.test("a client that lets frames pile up behind a stream is closed with 1008
   }
   assert.deepEqual(socket.closes, [1008]);
   assert.deepEqual(socket.sent, []);
+  socket.bufferedAmount = 0; // room to send: only the closing state stops it
   await tick(10); // the pending retry finds the socket closing and stops
   assert.deepEqual(socket.sent, []);
   peer.handleEvent(new Event("close")); // the client answered the close
+});
+
+Deno.test("a bug while making a streamed frame later closes that connection with 1011, not the process", async () => {
+  const { socket, peer, errors } = rig();
+  socket.bufferedAmount = 1_000_000;
+  peer.stream((function* () {
+    yield "s1";
+    throw new Error("broken slice");
+  })());
+  socket.bufferedAmount = 0;
+  await tick(20); // the retry timer runs the pump
+  assert.deepEqual(socket.sent, ["s1"]);
+  assert.deepEqual(socket.closes, [1011]);
+  assert.equal(errors.length, 1);
+  assert.match(String(errors[0]), /broken slice/);
+  peer.handleEvent(new Event("close"));
 });

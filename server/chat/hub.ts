@@ -140,6 +140,7 @@ export function hashToken(token: string): string {
  * `more: false`.
  */
 function* memberSlices(
+  room: Room,
   first: Session,
   listed: Iterator<Session>,
 ): Generator<string> {
@@ -148,7 +149,7 @@ function* memberSlices(
     const members: Member[] = [];
     while (!next.done && members.length < MEMBERS_PER_FRAME) {
       // Looked ahead a while ago (for `more`): may have left since.
-      if (next.value.present) members.push(memberOf(next.value));
+      if (room.isListed(next.value)) members.push(memberOf(next.value));
       next = listed.next();
     }
     yield JSON.stringify(
@@ -473,7 +474,7 @@ export class Hub {
     connection.peer.send(JSON.stringify(welcome));
     if (!next.done) {
       // The rest of the list, ahead of anything sent to this peer later.
-      connection.peer.stream(memberSlices(next.value, listed));
+      connection.peer.stream(memberSlices(room, next.value, listed));
     }
     if (announceJoin) {
       room.announce("joined", memberOf(session));

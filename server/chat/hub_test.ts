@@ -374,6 +374,43 @@ Deno.test("a member list not yet read is made when read: who left meanwhile is s
   assert.deepEqual(after, ["joined", "left", "joined"], "own join, then them");
 });
 
+Deno.test("a member whose leave is cancelled by a quick return while the list waits is still listed", () => {
+  const timers: (() => void)[] = [];
+  const t = setup({
+    batchWindowMs: 5,
+    schedule: (callback) => timers.push(callback),
+  });
+  const present = Array.from({ length: MEMBERS_PER_FRAME + 5 }, () => t.join());
+  for (const run of timers.splice(0)) run();
+  const peer = t.connect();
+  peer.hold();
+  t.hub.receive(peer.id, { type: "hello", room: "main" });
+
+  // Gone past the grace period: its "left" waits in the presence window…
+  const back = present[MEMBERS_PER_FRAME + 2]!;
+  t.hub.disconnect(back.peer.id);
+  t.advance(DEFAULTS.leaveGraceMs + 1);
+  t.hub.sweep();
+  // The list is read now, while that leave is pending…
+  peer.release();
+  // …and then the leave is cancelled by a resume before the window ends.
+  const resumed = t.join({ resumeToken: back.welcome.resumeToken });
+  assert.equal(resumed.welcome.resumed, true);
+  for (const run of timers.splice(0)) run();
+
+  const listed = [
+    ...peer.last("welcome").members,
+    ...peer.all("members").flatMap((m) => m.members),
+  ].map((m) => m.id);
+  assert.ok(listed.includes(back.welcome.you.id), "never announced as gone");
+  assert.equal(
+    peer.all("left").length +
+      peer.all("presence").reduce((n, p) => n + p.leftCount, 0),
+    0,
+    "and no leave was published",
+  );
+});
+
 Deno.test("when everyone after the welcome's slice left before it was read, the list still ends with more: false", () => {
   const t = setup();
   const present = Array.from({ length: MEMBERS_PER_FRAME + 2 }, () => t.join());

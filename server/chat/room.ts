@@ -219,12 +219,24 @@ export class Room {
     const last = this.#added;
     const addedAt = this.#addedAt;
     const sessions = this.sessions.values();
-    return (function* () {
+    return (function* (room: Room) {
       for (const session of sessions) {
         if ((addedAt.get(session) ?? Infinity) > last) return;
-        if (session.present) yield session;
+        if (room.isListed(session)) yield session;
       }
-    })();
+    })(this);
+  }
+
+  /**
+   * Whether a member list made now should include `session`: present, or
+   * gone with its `left` not yet published. Such a leave is still pending
+   * in the presence window and may be cancelled by a quick return, in which
+   * case nobody will ever hear of it; if it is published, it reaches the
+   * reader after the list and removes the session there.
+   */
+  isListed(session: Session): boolean {
+    return session.present ||
+      this.#presence.get(session.userId)?.kind === "left";
   }
 
   /** How many sessions are listed (announced and not yet announced as left). */
