@@ -109,6 +109,7 @@ function welcome(): WelcomeMessage {
     recovered: false,
     history: [],
     members: [{ id: "u1", name: "Ana" }],
+    moreHistory: false,
     moreMembers: false,
     typingTimeoutMs: 5000,
   };

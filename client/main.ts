@@ -9,6 +9,7 @@
  */
 
 import {
+  type ChatMessage,
   DEFAULT_ROOM,
   type HelloMessage,
   type ServerMessage,
@@ -163,6 +164,19 @@ function main(): void {
     },
   });
 
+  /**
+   * Any stored copy settles an outbox entry, even under another identity: if
+   * the session expired while an ack was lost, resending as the new user
+   * would store the message twice. Client ids are random UUIDs.
+   */
+  function settleStored(messages: readonly ChatMessage[]): void {
+    let changed = false;
+    for (const m of messages) {
+      if (outbox.remove(m.clientId)) changed = true;
+    }
+    if (changed) outboxChanged();
+  }
+
   function onMessage(message: ServerMessage): void {
     dispatch({ type: "server", message, now: Date.now() });
     switch (message.type) {
@@ -171,18 +185,16 @@ function main(): void {
         // valid only until this one is used).
         resumeToken = message.resumeToken;
         saveNow();
-        let changed = false;
-        // Any stored copy settles an entry, even under another identity: if the
-        // session expired while an ack was lost, resending as the new user
-        // would store the message twice. Client ids are random UUIDs.
-        for (const m of message.history) {
-          if (outbox.remove(m.clientId)) changed = true;
-        }
-        if (changed) outboxChanged();
-        // Same ids as before: the server acks a resend without storing twice.
-        pump.reset();
+        settleStored(message.history);
+        // Resending waits for the whole history: a stored copy may be in a
+        // later `history` frame.
+        if (!message.moreHistory) pump.reset();
         break;
       }
+      case "history":
+        settleStored(message.messages);
+        if (!message.more) pump.reset();
+        break;
       case "ack":
         if (outbox.remove(message.id)) outboxChanged();
         pump.settled(message.id);

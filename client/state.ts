@@ -219,6 +219,20 @@ function reduceServer(
   switch (message.type) {
     case "welcome":
       return reduceWelcome(state, message, now);
+    case "history": {
+      // The rest of the welcome's history, oldest first: the welcome placed
+      // any gap marker from its first message already.
+      const you = ownId(state);
+      let items = state.items;
+      let lastSeq = state.lastSeq;
+      for (const m of message.messages) {
+        items = addChat(items, m, you, false);
+        lastSeq = Math.max(lastSeq ?? 0, m.seq);
+      }
+      return lastSeq === undefined
+        ? { ...state, items }
+        : { ...state, items, lastSeq };
+    }
     case "members": {
       // The rest of the welcome's list; nothing can come between them.
       const known = new Set(state.members.map((m) => m.id));

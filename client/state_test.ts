@@ -40,6 +40,7 @@ function welcome(overrides: Partial<WelcomeMessage> = {}): WelcomeMessage {
     recovered: false,
     history: [],
     members: [ANA, BEA],
+    moreHistory: false,
     moreMembers: false,
     typingTimeoutMs: 4000,
     ...overrides,
@@ -96,6 +97,32 @@ Deno.test("members frames after a welcome complete the member list", () => {
   // A reconnect's welcome starts the list again rather than adding to it.
   const again = run(state, server(welcome({ members: [ANA, CAL] })));
   assert.deepEqual(again.members, [ANA, CAL]);
+});
+
+Deno.test("history frames after a welcome complete the history and lastSeq", () => {
+  const state = run(
+    fresh(),
+    server(welcome({ history: [msg(1), msg(2)], moreHistory: true })),
+    server({ type: "history", messages: [msg(3), msg(4)], more: true }),
+    server({ type: "history", messages: [msg(5)], more: false }),
+  );
+  assert.deepEqual(seqs(state), [1, 2, 3, 4, 5]);
+  assert.equal(state.lastSeq, 5);
+});
+
+Deno.test("a gap marker placed by a welcome stays before its later history frames", () => {
+  const first = run(fresh(), server(welcome({ history: [msg(1), msg(2)] })));
+  const resumed = run(
+    first,
+    server(welcome({
+      resumed: true,
+      recovered: false,
+      history: [msg(10), msg(11)],
+      moreHistory: true,
+    })),
+    server({ type: "history", messages: [msg(12)], more: false }),
+  );
+  assert.deepEqual(seqs(resumed), [1, 2, "gap", 10, 11, 12]);
 });
 
 Deno.test("chat messages stay ordered by seq and duplicates are dropped", () => {
@@ -392,6 +419,7 @@ Deno.test("a presence summary updates members, the room size and shows one crowd
       recovered: false,
       history: [],
       members: [{ id: "me", name: "Me" }, { id: "x", name: "Xavi" }],
+      moreHistory: false,
       moreMembers: false,
       typingTimeoutMs: 6000,
     },

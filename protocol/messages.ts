@@ -41,6 +41,12 @@ export const PRESENCE_LISTED = 20;
  * for as long as it stays connected; in slices of this size it costs ~1 KB.
  */
 export const MEMBERS_PER_FRAME = 20;
+/**
+ * History per frame, in characters of JSON, for the same reason: the welcome
+ * holds the oldest messages up to this size and `history` frames the rest
+ * (a frame always holds at least one message, however long).
+ */
+export const HISTORY_FRAME_CHARS = 4_096;
 /** The room everyone lands in when the URL names none. */
 export const DEFAULT_ROOM = "main";
 
@@ -187,13 +193,30 @@ export interface WelcomeMessage {
    * is the recent history instead. Always false for a fresh session.
    */
   recovered: boolean;
+  /**
+   * The oldest messages of the history, up to HISTORY_FRAME_CHARS of JSON;
+   * the rest follow in `history` frames.
+   */
   history: ChatMessage[];
+  /** Whether `history` frames with the rest of the history follow at once. */
+  moreHistory: boolean;
   /** The first MEMBERS_PER_FRAME members; the rest follow in `members`. */
   members: Member[];
   /** Whether `members` frames with the rest of the list follow at once. */
   moreMembers: boolean;
   /** Typing notices expire after this many milliseconds. */
   typingTimeoutMs: number;
+}
+
+/**
+ * The rest of a welcome's history, oldest first, sent right after it and
+ * before anything else.
+ */
+export interface HistoryMessage {
+  type: "history";
+  messages: ChatMessage[];
+  /** Whether another `history` frame follows this one. */
+  more: boolean;
 }
 
 /**
@@ -272,6 +295,7 @@ export interface ErrorMessage {
 
 export type ServerMessage =
   | WelcomeMessage
+  | HistoryMessage
   | MembersMessage
   | ChatEvent
   | AckMessage
@@ -539,6 +563,7 @@ export function normalizeRoomName(raw: string): string {
 
 const SERVER_TYPES: ReadonlySet<string> = new Set<ServerMessage["type"]>([
   "welcome",
+  "history",
   "members",
   "chat",
   "ack",
@@ -589,7 +614,10 @@ export function parseServerFrame(frame: string): ServerMessage[] | null {
       // skipped, like a frame of that type would be, not the whole batch.
       const message = toServerMessage(item);
       // A welcome and its member list are never batched.
-      if (message && message.type !== "welcome" && message.type !== "members") {
+      if (
+        message && message.type !== "welcome" &&
+        message.type !== "history" && message.type !== "members"
+      ) {
         messages.push(message);
       }
     }
@@ -625,7 +653,10 @@ function toServerMessage(data: unknown): ServerMessage | null {
         typeof d["resumeToken"] === "string" &&
         typeof d["resumed"] === "boolean" &&
         typeof d["recovered"] === "boolean" && Array.isArray(d["history"]) &&
-        d["history"].every(isChatMessage) && Array.isArray(d["members"]) &&
+        d["history"].every(isChatMessage) &&
+        (d["moreHistory"] === undefined ||
+          typeof d["moreHistory"] === "boolean") &&
+        Array.isArray(d["members"]) &&
         d["members"].every(isMember) &&
         (d["moreMembers"] === undefined ||
           typeof d["moreMembers"] === "boolean") &&
@@ -641,6 +672,7 @@ function toServerMessage(data: unknown): ServerMessage | null {
           resumed: d["resumed"],
           recovered: d["recovered"],
           history: d["history"],
+          moreHistory: d["moreHistory"] ?? false,
           members: d["members"],
           // A version 1 server sent the whole list in the welcome.
           moreMembers: d["moreMembers"] ?? false,
@@ -648,6 +680,11 @@ function toServerMessage(data: unknown): ServerMessage | null {
         };
       }
       return null;
+    case "history":
+      return Array.isArray(d["messages"]) &&
+          d["messages"].every(isChatMessage) && typeof d["more"] === "boolean"
+        ? { type: "history", messages: d["messages"], more: d["more"] }
+        : null;
     case "members":
       return Array.isArray(d["members"]) && d["members"].every(isMember) &&
           typeof d["more"] === "boolean"

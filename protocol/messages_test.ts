@@ -511,6 +511,7 @@ Deno.test("parseServerMessage returns a typed value for every well-formed server
       recovered: false,
       history: [CHAT],
       members: [ANA],
+      moreHistory: false,
       moreMembers: false,
       typingTimeoutMs: 6000,
     },
@@ -567,6 +568,7 @@ Deno.test("parseServerMessage returns null for malformed server frames", () => {
     recovered: false,
     history: [],
     members: [],
+    moreHistory: false,
     moreMembers: false,
     typingTimeoutMs: 6000,
   };
@@ -633,6 +635,16 @@ Deno.test("parseServerFrame unwraps a batch and skips items it does not know", (
       JSON.stringify({ type: "members", members: [member], more: true }),
     ),
     [{ type: "members", members: [member], more: true }],
+  );
+  assert.deepEqual(
+    parseServerFrame(
+      JSON.stringify({ type: "history", messages: [CHAT], more: false }),
+    ),
+    [{ type: "history", messages: [CHAT], more: false }],
+  );
+  assert.equal(
+    parseServerFrame(JSON.stringify({ type: "history", messages: [CHAT] })),
+    null,
   );
   assert.equal(parseServerFrame("{"), null);
   assert.equal(parseServerFrame('{"type":"batch","messages":3}'), null);

@@ -11,6 +11,7 @@ import {
   type ClientMessage,
   CLOSE_CODES,
   type HelloMessage,
+  HISTORY_FRAME_CHARS,
   HISTORY_ON_JOIN,
   type Member,
   MEMBERS_PER_FRAME,
@@ -128,6 +129,41 @@ function defaultRandomHex(bytes: number): string {
 /** Tokens are stored and compared only as hashes. */
 export function hashToken(token: string): string {
   return createHash("sha256").update(token).digest("hex");
+}
+
+/**
+ * Splits a history, oldest first, into runs of about HISTORY_FRAME_CHARS of
+ * JSON, each at least one message.
+ */
+export function sliceHistory(history: ChatMessage[]): ChatMessage[][] {
+  const slices: ChatMessage[][] = [];
+  let slice: ChatMessage[] = [];
+  let chars = 0;
+  for (const message of history) {
+    const size = JSON.stringify(message).length + 1;
+    if (slice.length > 0 && chars + size > HISTORY_FRAME_CHARS) {
+      slices.push(slice);
+      slice = [];
+      chars = 0;
+    }
+    slice.push(message);
+    chars += size;
+  }
+  if (slice.length > 0) slices.push(slice);
+  return slices;
+}
+
+/** `history` frames for the slices after the welcome's. */
+function* historyFrames(slices: ChatMessage[][]): Generator<string> {
+  for (let i = 0; i < slices.length; i++) {
+    yield JSON.stringify(
+      {
+        type: "history",
+        messages: slices[i]!,
+        more: i < slices.length - 1,
+      } satisfies ServerMessage,
+    );
+  }
 }
 
 /**
@@ -450,6 +486,7 @@ export class Hub {
     connection.session = session;
     connection.room = room;
 
+    const [firstHistory = [], ...laterHistory] = sliceHistory(history);
     const listed = room.listedAsOfNow();
     const firstMembers: Member[] = [];
     let next = listed.next();
@@ -466,12 +503,18 @@ export class Hub {
       resumeToken: token,
       resumed: session === previous,
       recovered,
-      history,
+      history: firstHistory,
+      moreHistory: laterHistory.length > 0,
       members: firstMembers,
       moreMembers: !next.done,
       typingTimeoutMs: this.#typingTimeoutMs,
     };
     connection.peer.send(JSON.stringify(welcome));
+    // The rest of the history, then of the list, ahead of anything sent to
+    // this peer later, each frame made as the client reads.
+    if (laterHistory.length > 0) {
+      connection.peer.stream(historyFrames(laterHistory));
+    }
     if (!next.done) {
       // The rest of the list, ahead of anything sent to this peer later.
       connection.peer.stream(memberSlices(room, next.value, listed));

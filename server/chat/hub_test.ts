@@ -9,6 +9,7 @@ import {
   type ChatMessage,
   type ClientMessage,
   CLOSE_CODES,
+  HISTORY_FRAME_CHARS,
   MEMBERS_PER_FRAME,
   parseServerMessage,
   PROTOCOL_VERSION,
@@ -429,6 +430,41 @@ Deno.test("when everyone after the welcome's slice left before it was read, the 
   assert.deepEqual(slices[0]?.members.map((m) => m.id), [
     peer.last("welcome").you.id,
   ]);
+});
+
+Deno.test("a long history follows the welcome in history frames of bounded size, oldest first", async () => {
+  const t = setup({ sendRate: { capacity: 1_000, refillPerSecond: 1_000 } });
+  const ana = t.join();
+  for (let i = 1; i <= 60; i++) {
+    t.send(ana.peer, `m${i}`, `${i} ${"x".repeat(300)}`);
+  }
+  await settle();
+  const { peer, welcome } = t.join();
+  assert.equal(welcome.moreHistory, true);
+  const frames = peer.all("history");
+  assert.ok(frames.length >= 2);
+  assert.deepEqual(frames.map((f) => f.more), [
+    ...frames.slice(1).map(() => true),
+    false,
+  ]);
+  const all = [...welcome.history, ...frames.flatMap((f) => f.messages)];
+  assert.deepEqual(
+    all.map((m) => m.seq),
+    Array.from({ length: 60 }, (_, i) => i + 1),
+  );
+  // Every frame stays near the budget (one message can exceed it alone).
+  for (const slice of [welcome.history, ...frames.map((f) => f.messages)]) {
+    assert.ok(JSON.stringify(slice).length <= HISTORY_FRAME_CHARS + 2);
+  }
+  // The history frames come right after the welcome, before the join event.
+  assert.deepEqual(
+    peer.frames.slice(0, frames.length + 2).map((f) => f.type),
+    ["welcome", ...frames.map(() => "history"), "joined"],
+  );
+  // A short history fits in the welcome.
+  const short = setup().join();
+  assert.equal(short.welcome.moreHistory, false);
+  assert.equal(short.peer.all("history").length, 0);
 });
 
 Deno.test("a join is published to the people already in the room", () => {
