@@ -237,6 +237,39 @@ browserTest(
 );
 
 browserTest(
+  "a long history arrives in slices and the page shows all of it in order",
+  async (t) => {
+    const server = startServer({
+      sendRate: { capacity: 1_000, refillPerSecond: 1_000 },
+    });
+    t.defer(() => server.close());
+    const { client: luis } = await TestClient.join(server.wsUrl, {
+      room: "long",
+    });
+    t.defer(() => luis.close());
+    const texts = Array.from(
+      { length: 40 },
+      (_, i) => `Mensaje ${i + 1}: ${"bla ".repeat(60)}`.trim(),
+    );
+    for (const [i, text] of texts.entries()) {
+      luis.send({ type: "send", id: `h${i}`, text });
+      await luis.next("ack");
+    }
+    const page = await t.openChat(`${server.url}/r/long`, ENGLISH);
+    const shown = await waitFor(
+      page,
+      "all 40 messages",
+      (s) => s.messages.length === 40,
+    );
+    assert.deepEqual(shown.messages.map((m) => m.text), texts);
+    assert.deepEqual(
+      shown.messages.map((m) => m.seq),
+      texts.map((_, i) => String(i + 1)),
+    );
+  },
+);
+
+browserTest(
   "closing a page shows a leave notice to the others after the grace period",
   async (t) => {
     const server = startServer({ leaveGraceMs: 300 });
