@@ -161,6 +161,9 @@ Deno.test("kill -9 mid-stream: every acked message is stored exactly once, in or
     joined.client.socket.addEventListener("message", (event) => {
       for (const data of parseServerFrame(String(event.data)) ?? []) {
         if (data.type === "ack") acked.set(data.id, data.seq);
+        if (data.type === "history") {
+          for (const message of data.messages) seen.set(message.seq, message);
+        }
         if (data.type === "chat") {
           seen.set(data.message.seq, data.message);
           lastSeq = Math.max(lastSeq, data.message.seq);

@@ -130,6 +130,9 @@ function herdClient(url: string): HerdClient {
         client.epoch = message.epoch;
         const last = message.history.at(-1);
         if (last) client.lastSeq = last.seq;
+      } else if (message.type === "history") {
+        const last = message.messages.at(-1);
+        if (last) client.lastSeq = last.seq;
       } else if (message.type === "chat") {
         client.lastSeq = message.message.seq;
       }
