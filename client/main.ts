@@ -107,9 +107,15 @@ function main(): void {
     dispatch({ type: "outbox", entries: outbox.entries });
   }
 
+  /**
+   * False from a welcome until its last `history` frame: nothing is sent
+   * before every stored copy has had the chance to settle its outbox entry.
+   */
+  let historyComplete = false;
   const pump = new SendPump({
     pending: () => outbox.pending(),
-    send: (id, text) => connection.send({ type: "send", id, text }),
+    send: (id, text) =>
+      historyComplete && connection.send({ type: "send", id, text }),
     setTimer(callback, ms) {
       const timer = setTimeout(callback, ms);
       return () => clearTimeout(timer);
@@ -188,12 +194,16 @@ function main(): void {
         settleStored(message.history);
         // Resending waits for the whole history: a stored copy may be in a
         // later `history` frame.
-        if (!message.moreHistory) pump.reset();
+        historyComplete = !message.moreHistory;
+        if (historyComplete) pump.reset();
         break;
       }
       case "history":
         settleStored(message.messages);
-        if (!message.more) pump.reset();
+        if (!message.more) {
+          historyComplete = true;
+          pump.reset();
+        }
         break;
       case "ack":
         if (outbox.remove(message.id)) outboxChanged();
