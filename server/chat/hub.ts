@@ -131,67 +131,94 @@ export function hashToken(token: string): string {
   return createHash("sha256").update(token).digest("hex");
 }
 
+/** A run of history messages, and the same as a JSON array. */
+interface HistorySlice {
+  messages: ChatMessage[];
+  json: string;
+}
+
 /**
  * Splits a history, oldest first, into runs of about HISTORY_FRAME_CHARS of
- * JSON, each at least one message.
+ * JSON, each at least one message. Each message is serialised once: the
+ * size is measured on the text the frame is then spliced from.
  */
-export function sliceHistory(history: ChatMessage[]): ChatMessage[][] {
-  const slices: ChatMessage[][] = [];
-  let slice: ChatMessage[] = [];
+function sliceHistory(history: ChatMessage[]): HistorySlice[] {
+  const slices: HistorySlice[] = [];
+  let messages: ChatMessage[] = [];
+  let parts: string[] = [];
   let chars = 0;
+  const close = () => {
+    slices.push({ messages, json: `[${parts.join(",")}]` });
+    messages = [];
+    parts = [];
+    chars = 0;
+  };
   for (const message of history) {
-    const size = JSON.stringify(message).length + 1;
-    if (slice.length > 0 && chars + size > HISTORY_FRAME_CHARS) {
-      slices.push(slice);
-      slice = [];
-      chars = 0;
+    const part = JSON.stringify(message);
+    if (parts.length > 0 && chars + part.length + 1 > HISTORY_FRAME_CHARS) {
+      close();
     }
-    slice.push(message);
-    chars += size;
+    messages.push(message);
+    parts.push(part);
+    chars += part.length + 1;
   }
-  if (slice.length > 0) slices.push(slice);
+  if (parts.length > 0) close();
   return slices;
 }
 
 /** `history` frames for the slices after the welcome's. */
-function* historyFrames(slices: ChatMessage[][]): Generator<string> {
+function* historyFrames(slices: HistorySlice[]): Generator<string> {
   for (let i = 0; i < slices.length; i++) {
-    yield JSON.stringify(
-      {
-        type: "history",
-        messages: slices[i]!,
-        more: i < slices.length - 1,
-      } satisfies ServerMessage,
-    );
+    // Spliced from the slice's JSON; the shape is HistoryMessage.
+    yield `{"type":"history","messages":${slices[i]!.json},"more":${
+      i < slices.length - 1
+    }}`;
   }
 }
 
 /**
- * `members` frames continuing a welcome: `first`, then the rest of
- * `listed`. Made as the peer reads them, so a joiner of a 3,000-person room
- * holds an iterator rather than 150 KB of JSON. Who is listed is decided
- * when each slice is made; what changed since the welcome (a leave, a
- * rename) is also announced after the series, so the client's list ends up
- * current either way. At least one frame is made, so the client always sees
- * `more: false`.
+ * A position in a room's member list being sent: the session looked at
+ * next (looked ahead, to know whether more follow) and the rest.
  */
-function* memberSlices(
-  room: Room,
-  first: Session,
-  listed: Iterator<Session>,
-): Generator<string> {
-  let next: IteratorResult<Session> = { done: false, value: first };
-  do {
-    const members: Member[] = [];
-    while (!next.done && members.length < MEMBERS_PER_FRAME) {
-      // Looked ahead a while ago (for `more`): may have left since.
-      if (room.isListed(next.value)) members.push(memberOf(next.value));
-      next = listed.next();
+interface MemberCursor {
+  next: IteratorResult<Session>;
+  rest: Iterator<Session>;
+}
+
+/**
+ * Takes up to MEMBERS_PER_FRAME members from `cursor`. Who is listed is
+ * decided when the slice is made, so a session looked ahead at earlier may
+ * have left since and is skipped.
+ */
+function takeMembers(room: Room, cursor: MemberCursor): Member[] {
+  const members: Member[] = [];
+  while (!cursor.next.done && members.length < MEMBERS_PER_FRAME) {
+    if (room.isListed(cursor.next.value)) {
+      members.push(memberOf(cursor.next.value));
     }
+    cursor.next = cursor.rest.next();
+  }
+  return members;
+}
+
+/**
+ * `members` frames continuing a welcome. Made as the peer reads them, so a
+ * joiner of a 3,000-person room holds an iterator rather than 150 KB of
+ * JSON. What changed since the welcome (a leave, a rename) is also
+ * announced after the series, so the client's list ends up current either
+ * way. At least one frame is made, so the client always sees `more: false`.
+ */
+function* memberFrames(room: Room, cursor: MemberCursor): Generator<string> {
+  do {
+    const members = takeMembers(room, cursor);
     yield JSON.stringify(
-      { type: "members", members, more: !next.done } satisfies ServerMessage,
+      {
+        type: "members",
+        members,
+        more: !cursor.next.done,
+      } satisfies ServerMessage,
     );
-  } while (!next.done);
+  } while (!cursor.next.done);
 }
 
 export class Hub {
@@ -486,14 +513,9 @@ export class Hub {
     connection.session = session;
     connection.room = room;
 
-    const [firstHistory = [], ...laterHistory] = sliceHistory(history);
+    const [firstHistory, ...laterHistory] = sliceHistory(history);
     const listed = room.listedAsOfNow();
-    const firstMembers: Member[] = [];
-    let next = listed.next();
-    while (!next.done && firstMembers.length < MEMBERS_PER_FRAME) {
-      firstMembers.push(memberOf(next.value));
-      next = listed.next();
-    }
+    const members: MemberCursor = { next: listed.next(), rest: listed };
     const welcome: WelcomeMessage = {
       type: "welcome",
       protocol: PROTOCOL_VERSION,
@@ -503,21 +525,20 @@ export class Hub {
       resumeToken: token,
       resumed: session === previous,
       recovered,
-      history: firstHistory,
+      history: firstHistory?.messages ?? [],
       moreHistory: laterHistory.length > 0,
-      members: firstMembers,
-      moreMembers: !next.done,
+      members: takeMembers(room, members),
+      moreMembers: !members.next.done,
       typingTimeoutMs: this.#typingTimeoutMs,
     };
     connection.peer.send(JSON.stringify(welcome));
     // The rest of the history, then of the list, ahead of anything sent to
     // this peer later, each frame made as the client reads.
-    if (laterHistory.length > 0) {
+    if (welcome.moreHistory) {
       connection.peer.stream(historyFrames(laterHistory));
     }
-    if (!next.done) {
-      // The rest of the list, ahead of anything sent to this peer later.
-      connection.peer.stream(memberSlices(room, next.value, listed));
+    if (welcome.moreMembers) {
+      connection.peer.stream(memberFrames(room, members));
     }
     if (announceJoin) {
       room.announce("joined", memberOf(session));

@@ -216,15 +216,15 @@ export class Room {
    * costs a Map iterator, not a copy of a big room's list.
    */
   listedAsOfNow(): Iterator<Session> {
-    const last = this.#added;
-    const addedAt = this.#addedAt;
-    const sessions = this.sessions.values();
-    return (function* (room: Room) {
-      for (const session of sessions) {
-        if ((addedAt.get(session) ?? Infinity) > last) return;
-        if (room.isListed(session)) yield session;
-      }
-    })(this);
+    // Read now: a generator's body only runs at its first `next()`.
+    return this.#listedUpTo(this.#added);
+  }
+
+  *#listedUpTo(last: number): Generator<Session> {
+    for (const session of this.sessions.values()) {
+      if ((this.#addedAt.get(session) ?? Infinity) > last) return;
+      if (this.isListed(session)) yield session;
+    }
   }
 
   /**
