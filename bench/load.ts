@@ -432,26 +432,30 @@ class Generator {
       const countEnd = frame.indexOf(":", runEnd + 1);
       const timeEnd = frame.indexOf('"', countEnd + 1);
       if (runEnd < 0 || countEnd < 0 || timeEnd < 0) return;
-      if (Number(frame.slice(i + MARKER.length, runEnd)) !== this.#run) {
-        this.counters.stale++;
-        continue;
-      }
-      this.counters.received++;
-      this.counters.lastDeliveryAt = at;
-      this.#histogram.record(at - Number(frame.slice(countEnd + 1, timeEnd)));
+      this.#record(
+        Number(frame.slice(i + MARKER.length, runEnd)),
+        Number(frame.slice(countEnd + 1, timeEnd)),
+        at,
+      );
     }
   }
 
+  /** A delivery found in a parsed message's text. */
   #delivery(text: string, at: number): void {
     if (!text.startsWith(MARKER)) return;
     const parts = text.split(":");
-    if (Number(parts[1]) !== this.#run) {
+    this.#record(Number(parts[1]), Number(parts[3]), at);
+  }
+
+  /** Counts a delivery of a message of `run` sent at `sentAt`. */
+  #record(run: number, sentAt: number, at: number): void {
+    if (run !== this.#run) {
       this.counters.stale++;
       return;
     }
     this.counters.received++;
     this.counters.lastDeliveryAt = at;
-    this.#histogram.record(at - Number(parts[3]));
+    this.#histogram.record(at - sentAt);
   }
 
   /** Resolves once no frame has arrived for `quietMs`, or after `maxMs`. */

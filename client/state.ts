@@ -219,22 +219,13 @@ function reduceServer(
   switch (message.type) {
     case "welcome":
       return reduceWelcome(state, message, now);
-    case "history": {
+    case "history":
       // The rest of the welcome's history, oldest first: the welcome placed
       // any gap marker from its first message already.
-      const you = ownId(state);
-      let items = state.items;
-      let lastSeq = state.lastSeq;
-      for (const m of message.messages) {
-        items = addChat(items, m, you, false);
-        lastSeq = Math.max(lastSeq ?? 0, m.seq);
-      }
-      return lastSeq === undefined
-        ? { ...state, items }
-        : { ...state, items, lastSeq };
-    }
+      return addHistory(state, message.messages);
     case "members": {
-      // The rest of the welcome's list; nothing can come between them.
+      // The rest of the welcome's list. Events after the welcome follow the
+      // series, so appending (without duplicates) is enough.
       const known = new Set(state.members.map((m) => m.id));
       const added = message.members.filter((m) => !known.has(m.id));
       return added.length === 0
@@ -405,15 +396,21 @@ function reduceWelcome(
       notice: { type: "gap" },
     });
   }
-  let items = next.items;
-  let lastSeq = next.lastSeq;
-  for (const message of history) {
-    items = addChat(items, message, you.id, false);
+  return addHistory(next, history);
+}
+
+/** Adds stored messages (a welcome's history, or a `history` frame). */
+function addHistory(state: State, messages: readonly ChatMessage[]): State {
+  const you = ownId(state);
+  let items = state.items;
+  let lastSeq = state.lastSeq;
+  for (const message of messages) {
+    items = addChat(items, message, you, false);
     lastSeq = Math.max(lastSeq ?? 0, message.seq);
   }
-  next = { ...next, items };
-  if (lastSeq !== undefined) next = { ...next, lastSeq };
-  return next;
+  return lastSeq === undefined
+    ? { ...state, items }
+    : { ...state, items, lastSeq };
 }
 
 /** Own messages are keyed by client id so pending and sent share a node. */
