@@ -80,6 +80,14 @@ interface Connection {
   connectedAt: number;
   session: Session | null;
   room: Room | null;
+  /** A hello is being answered: nothing else may start meanwhile. */
+  joining: boolean;
+  /**
+   * Messages that arrived while an earlier one was still being handled
+   * (a hello reading history); handled in order once it is done.
+   */
+  backlog: { message: ClientMessage; done: () => void }[];
+  busy: boolean;
   /**
    * Refusals left before the connection counts as abusive; made at the
    * first refusal, since most connections never have one.
@@ -93,10 +101,17 @@ interface SessionLimits {
   rename: TokenBucket;
 }
 
+/** A handler returns a promise when later messages must wait for it. */
 type Handler<T extends ClientMessage> = (
   connection: Connection,
   message: T,
-) => void;
+) => void | Promise<void>;
+
+/**
+ * Messages one connection may send while a hello is being answered; more
+ * is not a client of ours.
+ */
+const MAX_BACKLOG = 100;
 
 type Handlers = {
   [K in ClientMessage["type"]]: Handler<Extract<ClientMessage, { type: K }>>;
@@ -129,6 +144,17 @@ function defaultRandomHex(bytes: number): string {
 /** Tokens are stored and compared only as hashes. */
 export function hashToken(token: string): string {
   return createHash("sha256").update(token).digest("hex");
+}
+
+function ackFrame(message: ChatMessage): string {
+  return JSON.stringify(
+    {
+      type: "ack",
+      id: message.clientId,
+      seq: message.seq,
+      time: message.time,
+    } satisfies ServerMessage,
+  );
 }
 
 /** A run of history messages, and the same as a JSON array. */
@@ -240,6 +266,8 @@ export class Hub {
   #limits = new WeakMap<Session, SessionLimits>();
   #batching: Batching | null;
   #rooms = new Map<string, Room>();
+  /** Rooms whose sessions and log are being read, by name. */
+  #loading = new Map<string, Promise<Room>>();
   #connections = new Map<string, Connection>();
   #handlers: Handlers = {
     hello: (c, m) => this.#hello(c, m),
@@ -291,29 +319,79 @@ export class Hub {
       connectedAt: now,
       session: null,
       room: null,
+      joining: false,
+      backlog: [],
+      busy: false,
       abuse: null,
     });
   }
 
   /**
-   * Handles one validated message. A `ProtocolError` becomes an error reply
-   * to this peer alone; nothing else is affected.
+   * Handles one validated message; resolves when it has been handled. A
+   * `ProtocolError` becomes an error reply to this peer alone; nothing else
+   * is affected. One connection's messages are handled in order: while a
+   * handler waits (a hello reading history), later ones wait behind it.
    */
-  receive(peerId: string, message: ClientMessage): void {
+  receive(peerId: string, message: ClientMessage): Promise<void> {
     const connection = this.#connections.get(peerId);
-    if (!connection) return;
+    if (!connection) return Promise.resolve();
+    if (connection.busy) {
+      if (connection.backlog.length >= MAX_BACKLOG) {
+        connection.peer.close(CLOSE_CODES.policyViolation, "Too many messages");
+        this.disconnect(peerId);
+        return Promise.resolve();
+      }
+      return new Promise((done) => connection.backlog.push({ message, done }));
+    }
+    return this.#dispatch(connection, message);
+  }
+
+  #dispatch(connection: Connection, message: ClientMessage): Promise<void> {
+    let result: void | Promise<void>;
     try {
       // The mapped type pairs each handler with its message type; TypeScript
       // cannot follow that through an indexed call, hence the widening.
       const handler = this.#handlers[message.type] as Handler<ClientMessage>;
-      handler(connection, message);
+      result = handler(connection, message);
     } catch (error) {
-      if (!(error instanceof ProtocolError)) throw error;
-      this.#refuse(
-        connection,
-        error,
-        message.type === "send" ? message.id : message.type,
-      );
+      this.#failed(connection, message, error);
+      return Promise.resolve();
+    }
+    if (!result) return Promise.resolve();
+    connection.busy = true;
+    return result.catch((error) => this.#failed(connection, message, error))
+      .finally(() => {
+        connection.busy = false;
+        this.#drain(connection);
+      });
+  }
+
+  /** Handles what waited behind an asynchronous handler, in order. */
+  #drain(connection: Connection): void {
+    while (!connection.busy && connection.backlog.length > 0) {
+      const next = connection.backlog.shift();
+      if (next) this.#dispatch(connection, next.message).then(next.done);
+    }
+  }
+
+  /** A handler threw: a refusal for protocol errors, a logged bug otherwise. */
+  #failed(connection: Connection, message: ClientMessage, error: unknown) {
+    const ref = message.type === "send" ? message.id : message.type;
+    if (error instanceof ProtocolError) {
+      this.#refuse(connection, error, ref);
+      return;
+    }
+    // A bug (or a store that failed to read) must cost this connection one
+    // reply, never the process and everyone's chat.
+    this.#log("warn", `handling ${message.type} failed: ${error}`);
+    this.replyError(
+      connection.peer,
+      new ProtocolError("server_error", "The server could not handle that"),
+      ref,
+    );
+    if (message.type === "hello" && !connection.session) {
+      connection.peer.close(CLOSE_CODES.internalError, "Server error");
+      this.disconnect(connection.peer.id);
     }
   }
 
@@ -385,9 +463,11 @@ export class Hub {
     const connection = this.#connections.get(peerId);
     if (!connection) return;
     this.#connections.delete(peerId);
+    for (const waiting of connection.backlog.splice(0)) waiting.done();
     const { session, room } = connection;
     if (!session || !room || session.peer !== connection.peer) return;
     session.peer = null;
+    session.live = false;
     session.disconnectedAt = this.#now();
     session.expiresAt = session.disconnectedAt + this.#resumeWindowMs;
     room.save(session);
@@ -411,7 +491,7 @@ export class Hub {
       }
     }
     for (const room of this.#rooms.values()) {
-      for (const session of room.sessions.values()) {
+      for (const session of room.sessions()) {
         if (session.peer) continue;
         if (
           session.present && now - session.disconnectedAt >= this.#leaveGraceMs
@@ -431,31 +511,59 @@ export class Hub {
 
   /** Closes every connection, e.g. with 1001 on shutdown. */
   closeAll(code: number, reason: string): void {
-    for (const room of this.#rooms.values()) room.flush({ presence: true });
+    for (const room of this.#rooms.values()) room.flush();
     for (const connection of [...this.#connections.values()]) {
       connection.peer.close(code, reason);
       this.disconnect(connection.peer.id);
     }
   }
 
-  #room(name: string): Room {
-    let room = this.#rooms.get(name);
-    if (!room) {
-      room = new Room(name, this.#store, this.#fanout, this.#batching);
-      room.restoreSessions(this.#now(), this.#resumeWindowMs);
-      this.#rooms.set(name, room);
+  /** The room, loaded (sessions restored, log read) on first use. */
+  #room(name: string): Room | Promise<Room> {
+    const room = this.#rooms.get(name);
+    if (room) return room;
+    let loading = this.#loading.get(name);
+    if (!loading) {
+      const fresh = new Room(name, this.#store, this.#fanout, this.#batching);
+      loading = fresh.load(this.#now(), this.#resumeWindowMs).then(
+        () => {
+          this.#rooms.set(name, fresh);
+          return fresh;
+        },
+        (error: unknown) => {
+          fresh.dispose();
+          throw error;
+        },
+      ).finally(() => this.#loading.delete(name));
+      this.#loading.set(name, loading);
     }
-    return room;
+    return loading;
   }
 
-  #hello(connection: Connection, hello: HelloMessage): void {
-    if (connection.session) {
+  async #hello(connection: Connection, hello: HelloMessage): Promise<void> {
+    if (connection.session || connection.joining) {
       throw new ProtocolError("already_joined", "This connection has joined");
     }
-    const room = this.#room(normalizeRoomName(hello.room));
-    // Queued events predate this welcome's history and member list; send
-    // them before the newcomer is attached so it never sees them twice.
-    room.flush();
+    connection.joining = true;
+    try {
+      const room = await this.#room(normalizeRoomName(hello.room));
+      const release = room.hold();
+      try {
+        await this.#join(connection, room, hello);
+      } finally {
+        release();
+      }
+    } finally {
+      connection.joining = false;
+    }
+  }
+
+  async #join(
+    connection: Connection,
+    room: Room,
+    hello: HelloMessage,
+  ): Promise<void> {
+    if (!this.#connections.has(connection.peer.id)) return;
     const token = this.#randomHex(32);
     const now = this.#now();
     const usedHash = hello.resumeToken === undefined
@@ -466,9 +574,9 @@ export class Hub {
       : room.findByTokenHash(usedHash);
     const resumable = previous && (previous.peer || now < previous.expiresAt);
 
+    // The session is claimed before any wait, so a second connection with
+    // the same token finds it owned by this one.
     let session: Session;
-    let history: ChatMessage[];
-    let recovered = false;
     let announceJoin: boolean;
     if (previous && resumable) {
       session = previous;
@@ -481,14 +589,9 @@ export class Hub {
       }
       announceJoin = !session.present;
       session.peer = connection.peer;
+      session.live = false;
       session.present = true;
       room.rotateToken(session, usedHash ?? "", hashToken(token));
-      const missed = hello.epoch === room.log.epoch &&
-          hello.lastSeq !== undefined
-        ? room.log.since(hello.lastSeq, this.#maxReplay)
-        : null;
-      recovered = missed !== null;
-      history = missed ?? room.log.recent(HISTORY_ON_JOIN);
     } else {
       const name = pickTemporaryName(
         (candidate) => !room.holderOf(candidate),
@@ -501,6 +604,7 @@ export class Hub {
         tokenHash: hashToken(token),
         previousTokenHash: null,
         peer: connection.peer,
+        live: false,
         disconnectedAt: 0,
         expiresAt: 0,
         present: true,
@@ -508,23 +612,36 @@ export class Hub {
       };
       room.add(session);
       announceJoin = true;
-      history = room.log.recent(HISTORY_ON_JOIN);
     }
     connection.session = session;
     connection.room = room;
 
-    const [firstHistory, ...laterHistory] = sliceHistory(history);
+    const resumed = session === previous;
+    const history = await room.log.read({
+      recent: HISTORY_ON_JOIN,
+      resume: resumed && hello.epoch !== undefined &&
+          hello.lastSeq !== undefined
+        ? { epoch: hello.epoch, afterSeq: hello.lastSeq, limit: this.#maxReplay }
+        : undefined,
+    });
+    // Chat messages up to the history's end reach this instance's delivery
+    // before the newcomer goes live, so it gets each of them exactly once.
+    await room.deliveredThrough(history.epoch, history.lastSeq);
+    if (session.peer !== connection.peer) return; // gone or replaced meanwhile
+
+    const catchUp = room.goLive(session, history.epoch, history.lastSeq);
+    const [firstHistory, ...laterHistory] = sliceHistory(history.messages);
     const listed = room.listedAsOfNow();
     const members: MemberCursor = { next: listed.next(), rest: listed };
     const welcome: WelcomeMessage = {
       type: "welcome",
       protocol: PROTOCOL_VERSION,
       room: room.name,
-      epoch: room.log.epoch,
+      epoch: history.epoch,
       you: memberOf(session),
       resumeToken: token,
-      resumed: session === previous,
-      recovered,
+      resumed,
+      recovered: history.recovered,
       history: firstHistory?.messages ?? [],
       moreHistory: laterHistory.length > 0,
       members: takeMembers(room, members),
@@ -540,20 +657,30 @@ export class Hub {
     if (welcome.moreMembers) {
       connection.peer.stream(memberFrames(room, members));
     }
+    if (catchUp === null) {
+      // What was delivered while the history was read is gone from here:
+      // the client resumes and gets it from the store.
+      connection.peer.close(CLOSE_CODES.goingAway, "Please resume");
+      this.disconnect(connection.peer.id);
+      return;
+    }
+    for (const message of catchUp) {
+      connection.peer.send(
+        JSON.stringify({ type: "chat", message } satisfies ServerMessage),
+      );
+    }
     if (announceJoin) {
       room.announce("joined", memberOf(session));
     }
     this.#log(
       "info",
-      `${
-        welcome.resumed ? "resumed" : "joined"
-      } ${session.name} in ${room.name}`,
+      `${resumed ? "resumed" : "joined"} ${session.name} in ${room.name}`,
     );
   }
 
   #joined(connection: Connection): { session: Session; room: Room } {
     const { session, room } = connection;
-    if (!session || !room) {
+    if (!session || !room || connection.joining) {
       throw new ProtocolError(
         "hello_required",
         'Send a "hello" message before anything else',
@@ -562,51 +689,28 @@ export class Hub {
     return { session, room };
   }
 
-  #send(connection: Connection, send: SendMessage): void {
+  #send(connection: Connection, send: SendMessage): void | Promise<void> {
     const { session, room } = this.#joined(connection);
-    const ackTo = (message: ChatMessage) => {
-      // The author may have reconnected meanwhile: ack on its current socket.
-      session.peer?.send(JSON.stringify(
-        {
-          type: "ack",
-          id: message.clientId,
-          seq: message.seq,
-          time: message.time,
-        } satisfies ServerMessage,
-      ));
-    };
-    const stored = room.log.findByClientId(session.userId, send.id);
-    if (stored) {
-      ackTo(stored);
-      return;
+    const bucket = this.#limitsOf(session).send;
+    if (!bucket.take(this.#now())) {
+      return this.#sendOverLimit(session, room, send);
     }
-    const key = `${session.userId}\u0000${send.id}`;
-    const inFlight = room.pending.get(key);
-    if (inFlight) {
-      inFlight.then(ackTo, () => {});
-      return;
-    }
-    // Only new messages are charged: resends of stored ones cost nothing.
-    this.#spend(this.#limitsOf(session).send, "messages");
     // A message ends the typing notice on clients; let the next one through.
     session.lastTypingAt = -Infinity;
-    const message: ChatMessage = {
-      seq: room.log.lastSeq + 1,
+    const release = room.hold();
+    room.log.append({
       time: this.#now(),
       from: memberOf(session),
       clientId: send.id,
       text: send.text,
-    };
-    const committed = room.log.append(message).then(() => message);
-    room.pending.set(key, committed);
-    committed.then(
-      (message) => {
-        room.pending.delete(key);
-        ackTo(message);
-        room.publish({ type: "chat", message });
+    }).then(
+      ({ message, duplicate }) => {
+        // Only new messages are charged: resends of stored ones cost nothing.
+        if (duplicate) bucket.giveBack();
+        // The author may have reconnected meanwhile: ack on its current socket.
+        session.peer?.send(ackFrame(message));
       },
       (error: unknown) => {
-        room.pending.delete(key);
         this.#log(
           "warn",
           `could not store a message in ${room.name}: ${error}`,
@@ -623,7 +727,25 @@ export class Hub {
       // Nothing above should throw; if it ever does, it must not end the
       // process (an unhandled rejection would).
       this.#log("warn", `after storing a message in ${room.name}: ${error}`);
-    });
+    }).finally(release);
+  }
+
+  /**
+   * Out of send tokens: a resend of a message already stored is still acked
+   * (it costs nothing); anything else is refused with the time to wait.
+   * Later messages of this connection wait for the look-up, to keep order.
+   */
+  async #sendOverLimit(
+    session: Session,
+    room: Room,
+    send: SendMessage,
+  ): Promise<void> {
+    const stored = await room.log.find(session.userId, send.id);
+    if (stored) {
+      session.peer?.send(ackFrame(stored));
+      return;
+    }
+    this.#spend(this.#limitsOf(session).send, "messages");
   }
 
   #rename(connection: Connection, rename: RenameMessage): void {

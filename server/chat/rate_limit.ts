@@ -38,6 +38,11 @@ export class TokenBucket {
     return true;
   }
 
+  /** Returns a token taken for something that turned out to be free. */
+  giveBack(): void {
+    this.#tokens = Math.min(this.#rule.capacity, this.#tokens + 1);
+  }
+
   /** Milliseconds until one token is available. */
   waitMs(now: number): number {
     this.#refill(now);

@@ -1,22 +1,37 @@
 /**
- * One room: its sessions (connected or resumable), the names they hold, its
- * history log, and delivery to its connected peers. Pure logic: I/O happens
- * only through `Peer`, `RoomLog`, `ChatStore` and `Fanout`.
+ * One room as this instance sees it: the sessions that hold names in it
+ * (connected here, elsewhere, or resumable), and the wiring that brings its
+ * events to the peers connected here. It exposes operations, not its maps.
+ * Pure logic: I/O happens only through `Peer`, `RoomLog`, `ChatStore` and
+ * `Fanout`; delivery itself is `RoomDelivery`'s job.
  */
 
 import {
   type ChatMessage,
+  CLOSE_CODES,
   type Member,
-  PRESENCE_LISTED,
-  type ServerMessage,
 } from "../../protocol/messages.ts";
 import { nameSkeleton } from "../../protocol/names.ts";
-import type { Fanout } from "../fanout/fanout.ts";
-import type { ChatStore, RoomLog, SessionRecord } from "../store/store.ts";
+import type { Fanout, RoomEvent } from "../fanout/fanout.ts";
+import type {
+  ChatStore,
+  Committed,
+  RoomLog,
+  SessionRecord,
+} from "../store/store.ts";
+import { type Batching, RoomDelivery } from "./delivery.ts";
 import type { Peer } from "./peer.ts";
+
+export type { Batching } from "./delivery.ts";
 
 /** Stored `expiresAt` of a connected session: it cannot expire while live. */
 export const LIVE_SESSION_EXPIRY = Number.MAX_SAFE_INTEGER;
+
+/**
+ * Chat messages delivered here that a welcome being made may still need:
+ * those committed after its history was read and before it went live.
+ */
+const DELIVERED_KEPT = 512;
 
 export interface Session {
   readonly userId: string;
@@ -31,8 +46,10 @@ export interface Session {
    * so its sent-message ids), instead of resending as a stranger.
    */
   previousTokenHash: string | null;
-  /** The connection currently attached, if any. */
+  /** The connection that owns the session, if any. */
   peer: Peer | null;
+  /** The owner has its welcome: room events go to it. */
+  live: boolean;
   /** When the last connection dropped; meaningful while `peer` is null. */
   disconnectedAt: number;
   /** When a disconnected session stops being resumable. */
@@ -40,23 +57,6 @@ export interface Session {
   /** Announced as in the room (joined and not yet announced as left). */
   present: boolean;
   lastTypingAt: number;
-}
-
-/** How a room coalesces events into batch frames; null turns it off. */
-export interface Batching {
-  /** Events within this many milliseconds of a frame share the next one. */
-  windowMs: number;
-  /** Joins and leaves are gathered this long into one announcement. */
-  presenceWindowMs: number;
-  /**
-   * Batching starts when a room's fan-out (events per second × members)
-   * reaches this many frames per second; 0 batches whenever events follow
-   * each other within the window.
-   */
-  busyFramesPerSecond: number;
-  now: () => number;
-  /** Runs `flush` after `delayMs` (a timer at the edge of the core). */
-  schedule: (flush: () => void, delayMs: number) => void;
 }
 
 export function memberOf(session: Session): Member {
@@ -67,28 +67,28 @@ export class Room {
   readonly name: string;
   readonly log: RoomLog;
   /** Every session that holds a name here: connected, in grace, or resumable. */
-  readonly sessions = new Map<string, Session>();
+  #sessions = new Map<string, Session>();
   #byTokenHash = new Map<string, Session>();
   #bySkeleton = new Map<string, Session>();
   /** When each session was added, for `listedAsOfNow`. */
   #addedAt = new WeakMap<Session, number>();
   #added = 0;
-  /** Sends in flight (appended, not yet committed), by dedupe key. */
-  readonly pending = new Map<string, Promise<ChatMessage>>();
+  /** Work in progress (welcomes being made, sends in flight). */
+  #holds = 0;
   #store: ChatStore;
   #fanout: Fanout;
+  #delivery: RoomDelivery;
+  #stopFollowing: () => void;
   #unsubscribe: () => void;
-  #batching: Batching | null;
-  /** Serialised events waiting for the next batch. */
-  #queue: string[] = [];
-  #flushPending = false;
-  #lastFlushAt = -Infinity;
-  /** Events published in about the last second (exponentially decayed). */
-  #eventRate = 0;
-  #eventRateAt = 0;
-  /** Joins and leaves not yet announced, by user id. */
-  #presence = new Map<string, { kind: "joined" | "left"; member: Member }>();
-  #presenceScheduled = false;
+  /** The last chat messages delivered here, oldest first. */
+  #delivered: ChatMessage[] = [];
+  #deliveredSeq = 0;
+  /** The epoch delivery follows; null until `load`. */
+  #epoch: string | null = null;
+  /** Epochs replaced here: late messages of theirs are dropped. */
+  #retired = new Set<string>();
+  /** Welcomes waiting for delivery to reach a seq their history read. */
+  #waiting: { seq: number; wake: () => void }[] = [];
 
   constructor(
     name: string,
@@ -99,9 +99,75 @@ export class Room {
     this.name = name;
     this.#store = store;
     this.#fanout = fanout;
-    this.#batching = batching;
+    this.#delivery = new RoomDelivery({
+      peers: () => this.#livePeers(),
+      size: () => this.#sessions.size,
+      online: () => this.listedCount(),
+    }, batching);
     this.log = store.openRoom(name);
-    this.#unsubscribe = fanout.subscribe(name, (frame) => this.#deliver(frame));
+    this.#stopFollowing = this.log.follow((c) => this.#onCommitted(c));
+    this.#unsubscribe = fanout.subscribe(name, (e) => this.#onEvent(e));
+  }
+
+  *#livePeers(): Generator<Peer> {
+    for (const session of this.#sessions.values()) {
+      if (session.live && session.peer) yield session.peer;
+    }
+  }
+
+  #onCommitted({ epoch, message }: Committed): void {
+    if (this.#epoch === null || this.#retired.has(epoch)) return;
+    if (epoch !== this.#epoch) this.#startEpoch(epoch, 0);
+    if (message.seq <= this.#deliveredSeq) return;
+    this.#deliveredSeq = message.seq;
+    this.#delivered.push(message);
+    if (this.#delivered.length > DELIVERED_KEPT * 2) {
+      this.#delivered = this.#delivered.slice(-DELIVERED_KEPT);
+    }
+    this.#delivery.deliver({ type: "chat", message });
+    if (this.#waiting.length > 0) {
+      const ready = this.#waiting.filter((w) => w.seq <= message.seq);
+      this.#waiting = this.#waiting.filter((w) => w.seq > message.seq);
+      for (const { wake } of ready) wake();
+    }
+  }
+
+  #onEvent(event: RoomEvent): void {
+    switch (event.type) {
+      case "joined":
+      case "left":
+        this.#delivery.announce(event.type, event.member);
+        return;
+      default:
+        this.#delivery.deliver(event);
+    }
+  }
+
+  /**
+   * The history was lost (a shared store restarted empty): seqs start again
+   * under a new epoch. Clients here hold seqs of the old one, so they are
+   * sent away to resume, which tells them (`recovered: false`).
+   */
+  #startEpoch(epoch: string, lastSeq: number): void {
+    if (this.#epoch !== null) this.#retired.add(this.#epoch);
+    this.#epoch = epoch;
+    this.#deliveredSeq = lastSeq;
+    this.#delivered = [];
+    for (const session of this.#sessions.values()) {
+      if (session.live && session.peer) {
+        session.peer.close(CLOSE_CODES.goingAway, "History was reset");
+      }
+    }
+  }
+
+  /** Reads what the room needs before its first welcome. */
+  async load(now: number, resumeWindowMs: number): Promise<void> {
+    await this.restoreSessions(now, resumeWindowMs);
+    const { epoch, lastSeq } = await this.log.read({ recent: 0 });
+    this.#epoch ??= epoch;
+    if (epoch === this.#epoch) {
+      this.#deliveredSeq = Math.max(this.#deliveredSeq, lastSeq);
+    }
   }
 
   /**
@@ -109,13 +175,13 @@ export class Room {
    * present and freshly disconnected, so clients that come back within the
    * grace period cause no leave/join notices.
    */
-  restoreSessions(now: number, resumeWindowMs: number): void {
-    for (const record of this.#store.sessionsInRoom(this.name)) {
+  async restoreSessions(now: number, resumeWindowMs: number): Promise<void> {
+    for (const record of await this.#store.sessionsInRoom(this.name)) {
       if (record.expiresAt <= now) {
         this.#store.deleteSession(record.tokenHash);
         continue;
       }
-      const known = this.sessions.get(record.userId);
+      const known = this.#sessions.get(record.userId);
       if (known) {
         // Two records: the current token and the one before it.
         known.previousTokenHash = record.tokenHash;
@@ -129,6 +195,7 @@ export class Room {
         tokenHash: record.tokenHash,
         previousTokenHash: null,
         peer: null,
+        live: false,
         disconnectedAt: now,
         expiresAt: Math.min(record.expiresAt, now + resumeWindowMs),
         present: true,
@@ -139,14 +206,14 @@ export class Room {
 
   add(session: Session): void {
     this.#addedAt.set(session, ++this.#added);
-    this.sessions.set(session.userId, session);
+    this.#sessions.set(session.userId, session);
     this.#byTokenHash.set(session.tokenHash, session);
     this.#bySkeleton.set(session.skeleton, session);
     this.save(session);
   }
 
   remove(session: Session): void {
-    this.sessions.delete(session.userId);
+    this.#sessions.delete(session.userId);
     this.#byTokenHash.delete(session.tokenHash);
     if (session.previousTokenHash) {
       this.#byTokenHash.delete(session.previousTokenHash);
@@ -156,6 +223,11 @@ export class Room {
       this.#bySkeleton.delete(session.skeleton);
     }
     this.#store.deleteSession(session.tokenHash);
+  }
+
+  /** Every session, for the sweep. */
+  sessions(): IterableIterator<Session> {
+    return this.#sessions.values();
   }
 
   findByTokenHash(tokenHash: string): Session | undefined {
@@ -210,6 +282,43 @@ export class Room {
   }
 
   /**
+   * Resolves once chat messages up to `seq` have been delivered here, so a
+   * welcome whose history ends at `seq` can go live without missing or
+   * repeating one.
+   */
+  deliveredThrough(epoch: string, seq: number): Promise<void> {
+    if (epoch !== this.#epoch && !this.#retired.has(epoch)) {
+      // The store has moved to a new history since this room last heard.
+      this.#startEpoch(epoch, seq);
+    }
+    if (epoch !== this.#epoch || seq <= this.#deliveredSeq) {
+      return Promise.resolve();
+    }
+    return new Promise((wake) => this.#waiting.push({ seq, wake }));
+  }
+
+  /**
+   * Attaches a welcomed session to delivery. Events queued for a batch go
+   * out first (to the others: the newcomer's history already has them).
+   * Returns the messages delivered here after `historySeq`, which the
+   * newcomer's history lacks and must be sent after the welcome; null when
+   * they are no longer kept here.
+   */
+  goLive(
+    session: Session,
+    epoch: string,
+    historySeq: number,
+  ): ChatMessage[] | null {
+    this.#delivery.flush();
+    session.live = true;
+    if (epoch !== this.#epoch) return null;
+    if (historySeq >= this.#deliveredSeq) return [];
+    const first = this.#delivered[0];
+    if (!first || first.seq > historySeq + 1) return null;
+    return this.#delivered.slice(historySeq + 1 - first.seq);
+  }
+
+  /**
    * The listed sessions, in the order they first joined, read lazily: only
    * sessions added by now are visited, and each is checked for being listed
    * when it is reached, so one who leaves meanwhile is skipped. Holding it
@@ -221,7 +330,7 @@ export class Room {
   }
 
   *#listedUpTo(last: number): Generator<Session> {
-    for (const session of this.sessions.values()) {
+    for (const session of this.#sessions.values()) {
       if ((this.#addedAt.get(session) ?? Infinity) > last) return;
       if (this.isListed(session)) yield session;
     }
@@ -229,160 +338,58 @@ export class Room {
 
   /**
    * Whether a member list made now should include `session`: present, or
-   * gone with its `left` not yet published. Such a leave is still pending
+   * gone with its `left` not yet delivered. Such a leave is still pending
    * in the presence window and may be cancelled by a quick return, in which
-   * case nobody will ever hear of it; if it is published, it reaches the
+   * case nobody will ever hear of it; if it is delivered, it reaches the
    * reader after the list and removes the session there.
    */
   isListed(session: Session): boolean {
-    return session.present ||
-      this.#presence.get(session.userId)?.kind === "left";
+    return session.present || this.#delivery.leavePending(session.userId);
   }
 
   /** How many sessions are listed (announced and not yet announced as left). */
   listedCount(): number {
     let count = 0;
-    for (const session of this.sessions.values()) {
+    for (const session of this.#sessions.values()) {
       if (session.present) count++;
     }
     return count;
   }
 
-  /**
-   * Announces a join or a leave. With batching they are gathered for the
-   * presence window and announced together: one event for one change, a
-   * `presence` summary for several. A join and a leave of the same person
-   * within the window cancel out, since nobody saw the change.
-   */
-  announce(kind: "joined" | "left", member: Member): void {
-    const batching = this.#batching;
-    if (!batching) {
-      this.publish({ type: kind, member });
-      return;
-    }
-    const pending = this.#presence.get(member.id);
-    if (pending && pending.kind !== kind) {
-      this.#presence.delete(member.id);
-      return;
-    }
-    this.#presence.set(member.id, { kind, member });
-    if (!this.#presenceScheduled) {
-      this.#presenceScheduled = true;
-      batching.schedule(() => {
-        this.#presenceScheduled = false;
-        this.publish(null);
-      }, batching.presenceWindowMs);
-    }
+  /** Tells every instance serving the room, this one included. */
+  publish(event: RoomEvent): void {
+    this.#fanout.publish(this.name, event);
   }
 
-  /** The pending joins and leaves as one message, or null if none. */
-  #takePresence(): ServerMessage | null {
-    if (this.#presence.size === 0) return null;
-    const changes = [...this.#presence.values()];
-    this.#presence.clear();
-    const [only] = changes;
-    if (changes.length === 1 && only) {
-      return { type: only.kind, member: only.member };
-    }
-    const joined = changes.filter((c) => c.kind === "joined");
-    const left = changes.filter((c) => c.kind === "left");
-    return {
-      type: "presence",
-      joined: joined.slice(0, PRESENCE_LISTED).map((c) => c.member),
-      left: left.slice(0, PRESENCE_LISTED).map((c) => c.member),
-      joinedCount: joined.length,
-      leftCount: left.length,
-      online: this.listedCount(),
+  /** Announces a join or a leave (coalesced by each instance's delivery). */
+  announce(kind: "joined" | "left", member: Member): void {
+    this.publish({ type: kind, member });
+  }
+
+  /** Sends what is queued here, presence included (at shutdown). */
+  flush(): void {
+    this.#delivery.flush({ presence: true });
+  }
+
+  /** Keeps the room loaded while work for it is in progress. */
+  hold(): () => void {
+    this.#holds++;
+    let released = false;
+    return () => {
+      if (!released) this.#holds--;
+      released = true;
     };
   }
 
-  /**
-   * Serialises once and hands the frame to every subscriber of the room.
-   * With batching, a room below the busy rate sends every event at once; in a
-   * busy room events that follow within the window wait and go out together
-   * as one `batch` frame, so it costs each client one frame per window, not
-   * one per event (see `#send`).
-   */
-  publish(message: ServerMessage | null): void {
-    // Pending presence goes first, so a newcomer's "joined" precedes their
-    // first message; `null` publishes only that.
-    const presence = this.#takePresence();
-    if (presence) this.#send(JSON.stringify(presence));
-    if (message) this.#send(JSON.stringify(message));
-  }
-
-  #send(frame: string): void {
-    const batching = this.#batching;
-    if (!batching) {
-      this.#fanout.publish(this.name, frame);
-      return;
-    }
-    const now = batching.now();
-    // Frames per second this room asks of the server: events/s × members.
-    // Below the threshold every event goes out at once, so small or calm
-    // rooms never wait for a window.
-    this.#eventRate = this.#eventRate *
-        Math.exp(-Math.max(0, now - this.#eventRateAt) / 1000) + 1;
-    this.#eventRateAt = now;
-    const busy = this.#eventRate * this.sessions.size >=
-      batching.busyFramesPerSecond;
-    // A bigger room gets a longer window: each window costs one frame per
-    // member, so this keeps a busy room near a fixed frame budget.
-    const windowMs = Math.max(batching.windowMs, this.sessions.size / 50);
-    if (
-      !this.#flushPending &&
-      (!busy || now - this.#lastFlushAt >= windowMs)
-    ) {
-      this.#lastFlushAt = now;
-      this.#fanout.publish(this.name, frame);
-      return;
-    }
-    this.#queue.push(frame);
-    if (!this.#flushPending) {
-      this.#flushPending = true;
-      batching.schedule(
-        () => this.flush(),
-        this.#lastFlushAt + windowMs - now,
-      );
-    }
-  }
-
-  /**
-   * Sends queued events now. Before a welcome only the event queue is
-   * flushed (so the newcomer's history holds no message it will also receive);
-   * pending presence keeps gathering, or a crowd would be announced one
-   * person at a time. At shutdown presence goes too.
-   */
-  flush(options: { presence: boolean } = { presence: false }): void {
-    const presence = options.presence ? this.#takePresence() : null;
-    if (presence) this.#queue.push(JSON.stringify(presence));
-    this.#flushPending = false;
-    if (this.#queue.length === 0) return;
-    const frames = this.#queue;
-    this.#queue = [];
-    this.#lastFlushAt = this.#batching?.now() ?? 0;
-    this.#fanout.publish(
-      this.name,
-      frames.length === 1
-        ? frames[0] ?? ""
-        // Frames are already JSON: splice them in rather than re-serialise.
-        : `{"type":"batch","messages":[${frames.join(",")}]}`,
-    );
-  }
-
-  #deliver(frame: string): void {
-    for (const session of this.sessions.values()) {
-      session.peer?.send(frame);
-    }
-  }
-
   isIdle(): boolean {
-    return this.sessions.size === 0 && this.pending.size === 0 &&
-      this.#queue.length === 0 && this.#presence.size === 0;
+    return this.#sessions.size === 0 && this.#holds === 0 &&
+      this.#delivery.isIdle();
   }
 
   dispose(): void {
+    this.#stopFollowing();
     this.#unsubscribe();
+    for (const { wake } of this.#waiting.splice(0)) wake();
     this.#store.releaseRoom(this.name);
   }
 }

@@ -1,29 +1,39 @@
 /**
- * Room fan-out behind a small interface. Today one process delivers to its
- * own sockets (`LocalFanout`); several instances sharing rooms would add an
- * implementation that publishes through a broker (Redis, NATS) and calls the
- * same subscribers when frames come back.
+ * Room events other than chat messages (those come from the store's log),
+ * shared by every instance serving the room. One process delivers to itself
+ * (`LocalFanout`); a cluster publishes through Redis and calls the same
+ * subscribers when events come back, from any instance.
  */
 
-/** Receives every frame published to a room, already serialised. */
-export type FrameSubscriber = (frame: string) => void;
+import type {
+  JoinedEvent,
+  LeftEvent,
+  RenamedEvent,
+  TypingEvent,
+} from "../../protocol/messages.ts";
+
+/** What one instance tells the others about a room. */
+export type RoomEvent = JoinedEvent | LeftEvent | RenamedEvent | TypingEvent;
+
+export type EventSubscriber = (event: RoomEvent) => void;
 
 export interface Fanout {
-  publish(room: string, frame: string): void;
+  publish(room: string, event: RoomEvent): void;
   /** Returns a function that ends the subscription. */
-  subscribe(room: string, subscriber: FrameSubscriber): () => void;
+  subscribe(room: string, subscriber: EventSubscriber): () => void;
 }
 
+/** One process: events go straight to this process's subscribers. */
 export class LocalFanout implements Fanout {
-  #subscribers = new Map<string, Set<FrameSubscriber>>();
+  #subscribers = new Map<string, Set<EventSubscriber>>();
 
-  publish(room: string, frame: string): void {
+  publish(room: string, event: RoomEvent): void {
     const subscribers = this.#subscribers.get(room);
     if (!subscribers) return;
-    for (const subscriber of subscribers) subscriber(frame);
+    for (const subscriber of subscribers) subscriber(event);
   }
 
-  subscribe(room: string, subscriber: FrameSubscriber): () => void {
+  subscribe(room: string, subscriber: EventSubscriber): () => void {
     let subscribers = this.#subscribers.get(room);
     if (!subscribers) {
       subscribers = new Set();

@@ -4,7 +4,18 @@
  */
 
 import type { ChatMessage } from "../../protocol/messages.ts";
-import type { ChatStore, RoomLog, SessionRecord } from "./store.ts";
+import {
+  type Appended,
+  type ChatStore,
+  dedupeKey,
+  Followers,
+  type History,
+  type HistoryQuery,
+  type LogFollower,
+  type MessageDraft,
+  type RoomLog,
+  type SessionRecord,
+} from "./store.ts";
 
 /** Default number of messages kept per room. */
 export const DEFAULT_RETENTION = 10_000;
@@ -17,27 +28,26 @@ class MemoryRoomLog implements RoomLog {
   #lastSeq = 0;
   #byClientId = new Map<string, ChatMessage>();
   #retention: number;
+  #followers = new Followers();
 
   constructor(epoch: string, retention: number) {
     this.epoch = epoch;
     this.#retention = retention;
   }
 
-  get lastSeq(): number {
-    return this.#lastSeq;
-  }
-
-  append(message: ChatMessage): Promise<void> {
-    if (message.seq !== this.#lastSeq + 1) {
-      return Promise.reject(
-        new RangeError(
-          `Expected seq ${this.#lastSeq + 1}, got ${message.seq}`,
-        ),
-      );
+  append(draft: MessageDraft): Promise<Appended> {
+    const key = dedupeKey(draft.from.id, draft.clientId);
+    const stored = this.#byClientId.get(key);
+    if (stored) {
+      return Promise.resolve({
+        message: stored,
+        epoch: this.epoch,
+        duplicate: true,
+      });
     }
-    this.#lastSeq = message.seq;
+    const message: ChatMessage = { seq: ++this.#lastSeq, ...draft };
     this.#messages.push(message);
-    this.#byClientId.set(dedupeKey(message.from.id, message.clientId), message);
+    this.#byClientId.set(key, message);
     if (this.#messages.length - this.#start > this.#retention) {
       const dropped = this.#messages[this.#start];
       if (dropped) {
@@ -50,15 +60,38 @@ class MemoryRoomLog implements RoomLog {
         this.#start = 0;
       }
     }
-    return Promise.resolve();
+    this.#followers.tell(this.epoch, [message]);
+    return Promise.resolve({ message, epoch: this.epoch, duplicate: false });
   }
 
-  recent(limit: number): ChatMessage[] {
+  find(authorId: string, clientId: string): Promise<ChatMessage | undefined> {
+    return Promise.resolve(this.#byClientId.get(dedupeKey(authorId, clientId)));
+  }
+
+  read(query: HistoryQuery): Promise<History> {
+    const resume = query.resume;
+    const gap = resume && resume.epoch === this.epoch
+      ? this.#since(resume.afterSeq, resume.limit)
+      : null;
+    return Promise.resolve({
+      epoch: this.epoch,
+      lastSeq: this.#lastSeq,
+      messages: gap ?? this.#recent(query.recent),
+      recovered: gap !== null,
+    });
+  }
+
+  follow(follower: LogFollower): () => void {
+    return this.#followers.add(follower);
+  }
+
+  #recent(limit: number): ChatMessage[] {
     const from = Math.max(this.#start, this.#messages.length - limit);
     return this.#messages.slice(from);
   }
 
-  since(afterSeq: number, limit: number): ChatMessage[] | null {
+  /** The messages after `afterSeq`, or null when they are not all kept. */
+  #since(afterSeq: number, limit: number): ChatMessage[] | null {
     if (afterSeq > this.#lastSeq || this.#lastSeq - afterSeq > limit) {
       return null;
     }
@@ -68,14 +101,6 @@ class MemoryRoomLog implements RoomLog {
     // Seqs are dense within the buffer, so the index is arithmetic.
     return this.#messages.slice(this.#start + (afterSeq - oldest.seq + 1));
   }
-
-  findByClientId(authorId: string, clientId: string): ChatMessage | undefined {
-    return this.#byClientId.get(dedupeKey(authorId, clientId));
-  }
-}
-
-function dedupeKey(authorId: string, clientId: string): string {
-  return `${authorId}\u0000${clientId}`;
 }
 
 export interface MemoryStoreOptions {
@@ -107,12 +132,15 @@ export class MemoryStore implements ChatStore {
     // Memory is the only copy of the history: keep it.
   }
 
-  getSession(tokenHash: string): SessionRecord | undefined {
-    return this.#sessions.get(tokenHash);
+  getSession(tokenHash: string): Promise<SessionRecord | undefined> {
+    const record = this.#sessions.get(tokenHash);
+    return Promise.resolve(record && { ...record });
   }
 
-  sessionsInRoom(room: string): SessionRecord[] {
-    return [...this.#sessions.values()].filter((s) => s.room === room);
+  sessionsInRoom(room: string): Promise<SessionRecord[]> {
+    return Promise.resolve(
+      [...this.#sessions.values()].filter((s) => s.room === room),
+    );
   }
 
   putSession(record: SessionRecord): void {
@@ -127,5 +155,7 @@ export class MemoryStore implements ChatStore {
     return Promise.resolve();
   }
 
-  close(): void {}
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
 }

@@ -12,7 +12,18 @@ import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { setImmediate } from "node:timers";
 import type { ChatMessage } from "../../protocol/messages.ts";
 import { DEFAULT_RETENTION } from "./memory_store.ts";
-import type { ChatStore, RoomLog, SessionRecord } from "./store.ts";
+import {
+  type Appended,
+  type ChatStore,
+  dedupeKey,
+  Followers,
+  type History,
+  type HistoryQuery,
+  type LogFollower,
+  type MessageDraft,
+  type RoomLog,
+  type SessionRecord,
+} from "./store.ts";
 
 /** The schema this code writes. Older databases are migrated forward. */
 export const SCHEMA_VERSION = 1;
@@ -98,6 +109,7 @@ type SessionWrite =
 class SqliteRoomLog implements RoomLog {
   readonly room: string;
   readonly epoch: string;
+  /** Highest seq handed out so far (committed or in flight). */
   #lastSeq: number;
   /** Highest seq known to be in the database. */
   committedSeq: number;
@@ -105,6 +117,9 @@ class SqliteRoomLog implements RoomLog {
   oldestSeq: number;
   /** Committed messages, newest last, at most RECENT_CACHE. */
   #recent: ChatMessage[];
+  /** Appends not yet committed, by dedupe key, so a resend waits for them. */
+  #inFlight = new Map<string, Promise<Appended>>();
+  #followers = new Followers();
   #store: SqliteStore;
 
   constructor(
@@ -124,18 +139,48 @@ class SqliteRoomLog implements RoomLog {
     this.oldestSeq = oldestSeq;
   }
 
-  get lastSeq(): number {
-    return this.#lastSeq;
+  /** Whether appends are waiting for a commit (the log must stay loaded). */
+  get busy(): boolean {
+    return this.#inFlight.size > 0;
   }
 
-  append(message: ChatMessage): Promise<void> {
-    if (message.seq !== this.#lastSeq + 1) {
-      return Promise.reject(
-        new RangeError(`Expected seq ${this.#lastSeq + 1}, got ${message.seq}`),
-      );
+  append(draft: MessageDraft): Promise<Appended> {
+    const key = dedupeKey(draft.from.id, draft.clientId);
+    const inFlight = this.#inFlight.get(key);
+    if (inFlight) {
+      return inFlight.then((appended) => ({ ...appended, duplicate: true }));
     }
-    this.#lastSeq = message.seq;
-    return this.#store.enqueue(this, message);
+    const stored = this.#store.readByClientId(
+      this.room,
+      draft.from.id,
+      draft.clientId,
+    );
+    if (stored) {
+      return Promise.resolve({
+        message: stored,
+        epoch: this.epoch,
+        duplicate: true,
+      });
+    }
+    const message: ChatMessage = { seq: ++this.#lastSeq, ...draft };
+    const appended = this.#store.enqueue(this, message).then(() => ({
+      message,
+      epoch: this.epoch,
+      duplicate: false,
+    }));
+    this.#inFlight.set(key, appended);
+    const settled = () => this.#inFlight.delete(key);
+    appended.then(settled, settled);
+    return appended;
+  }
+
+  async find(
+    authorId: string,
+    clientId: string,
+  ): Promise<ChatMessage | undefined> {
+    const inFlight = this.#inFlight.get(dedupeKey(authorId, clientId));
+    if (inFlight) return (await inFlight).message;
+    return this.#store.readByClientId(this.room, authorId, clientId);
   }
 
   /** A commit failed: the seqs handed out since the last one are void. */
@@ -153,12 +198,35 @@ class SqliteRoomLog implements RoomLog {
     }
   }
 
-  recent(limit: number): ChatMessage[] {
+  /** Tells followers; called after the appends' promises are settled. */
+  tell(messages: ChatMessage[]): void {
+    this.#followers.tell(this.epoch, messages);
+  }
+
+  follow(follower: LogFollower): () => void {
+    return this.#followers.add(follower);
+  }
+
+  read(query: HistoryQuery): Promise<History> {
+    const resume = query.resume;
+    const gap = resume && resume.epoch === this.epoch
+      ? this.#since(resume.afterSeq, resume.limit)
+      : null;
+    return Promise.resolve({
+      epoch: this.epoch,
+      lastSeq: this.committedSeq,
+      messages: gap ?? this.#readRecent(query.recent),
+      recovered: gap !== null,
+    });
+  }
+
+  #readRecent(limit: number): ChatMessage[] {
     if (limit <= this.#recent.length) return this.#recent.slice(-limit);
     return this.#store.readRecent(this.room, limit);
   }
 
-  since(afterSeq: number, limit: number): ChatMessage[] | null {
+  /** Committed messages after `afterSeq`, or null if the gap is not kept. */
+  #since(afterSeq: number, limit: number): ChatMessage[] | null {
     if (afterSeq > this.committedSeq) return null;
     if (this.committedSeq - afterSeq > limit) return null;
     if (afterSeq === this.committedSeq) return [];
@@ -170,10 +238,6 @@ class SqliteRoomLog implements RoomLog {
       : this.#store.readSince(this.room, afterSeq, limit);
     // A pruned or missing first message means the gap cannot be filled.
     return messages[0]?.seq === afterSeq + 1 ? messages : null;
-  }
-
-  findByClientId(authorId: string, clientId: string): ChatMessage | undefined {
-    return this.#store.readByClientId(this.room, authorId, clientId);
   }
 }
 
@@ -396,7 +460,7 @@ export class SqliteStore implements ChatStore {
   releaseRoom(room: string): void {
     const log = this.#rooms.get(room);
     // A log with appends in flight is still needed to settle them.
-    if (log && !this.#appends.some((a) => a.log === log)) {
+    if (log && !log.busy) {
       this.#rooms.delete(room);
     }
   }
@@ -487,6 +551,7 @@ export class SqliteStore implements ChatStore {
       for (const [log, messages] of byLog) log.committed(messages);
       for (const [log, oldest] of prunedTo) log.oldestSeq = oldest;
       for (const append of appends) append.resolve();
+      for (const [log, messages] of byLog) log.tell(messages);
     }
     this.#wakeIdle();
   }
@@ -540,15 +605,17 @@ export class SqliteStore implements ChatStore {
     return row ? toMessage(row) : undefined;
   }
 
-  getSession(tokenHash: string): SessionRecord | undefined {
+  getSession(tokenHash: string): Promise<SessionRecord | undefined> {
     this.#flushNow();
     const row = this.#statements.selectSession.get(tokenHash);
-    return row ? toSession(row) : undefined;
+    return Promise.resolve(row ? toSession(row) : undefined);
   }
 
-  sessionsInRoom(room: string): SessionRecord[] {
+  sessionsInRoom(room: string): Promise<SessionRecord[]> {
     this.#flushNow();
-    return this.#statements.selectRoomSessions.all(room).map(toSession);
+    return Promise.resolve(
+      this.#statements.selectRoomSessions.all(room).map(toSession),
+    );
   }
 
   putSession(record: SessionRecord): void {
@@ -567,8 +634,8 @@ export class SqliteStore implements ChatStore {
   }
 
   /** Commits what is queued, checkpoints the WAL and closes the file. */
-  close(): void {
-    if (this.#closed) return;
+  close(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
     this.#flushNow();
     this.#closed = true;
     try {
@@ -576,6 +643,7 @@ export class SqliteStore implements ChatStore {
     } finally {
       this.#db.close();
     }
+    return Promise.resolve();
   }
 
   /** `PRAGMA integrity_check`, for tests and operators. */

@@ -1,32 +1,82 @@
 /**
- * Storage behind two small interfaces so the chat core never knows whether
- * history lives in memory, in SQLite, or (later) behind a broker.
+ * Storage behind small asynchronous interfaces, so the chat core never knows
+ * whether history lives in memory, in SQLite or in Redis shared by several
+ * instances. The store owns each room's log: it assigns sequence numbers,
+ * checks idempotency keys and tells every follower of the room, on every
+ * instance, about each message it commits, in order.
  */
 
-import type { ChatMessage } from "../../protocol/messages.ts";
+import type { ChatMessage, Member } from "../../protocol/messages.ts";
 
-/** One room's message history. */
+/** A message as the chat core asks for it to be stored: no seq yet. */
+export interface MessageDraft {
+  time: number;
+  from: Member;
+  /** The author's idempotency key: (room, from.id, clientId) is stored once. */
+  clientId: string;
+  text: string;
+}
+
+export interface Appended {
+  /** The stored message, with its seq (the earlier copy for a duplicate). */
+  message: ChatMessage;
+  /** The epoch the message belongs to. */
+  epoch: string;
+  /**
+   * The same (author, clientId) was already stored (or was being stored):
+   * `message` is that copy, and followers are not told again.
+   */
+  duplicate: boolean;
+}
+
+/** What a joining or resuming client is sent. */
+export interface HistoryQuery {
+  /** How many recent messages a newcomer (or an unrecoverable resume) gets. */
+  recent: number;
+  /** A resume: the messages after `afterSeq` of `epoch`, if all are kept. */
+  resume?: { epoch: string; afterSeq: number; limit: number };
+}
+
+export interface History {
+  epoch: string;
+  /** The room's highest committed seq when read. */
+  lastSeq: number;
+  /** Oldest first: the gap after `resume.afterSeq`, or the recent messages. */
+  messages: ChatMessage[];
+  /** True when `messages` is exactly the gap the resume asked for. */
+  recovered: boolean;
+}
+
+/** A committed message, told to the room's followers in seq order. */
+export interface Committed {
+  epoch: string;
+  message: ChatMessage;
+}
+
+export type LogFollower = (committed: Committed) => void;
+
+/** One room's message log. */
 export interface RoomLog {
-  /** Random id of this history; a new epoch means older seqs are void. */
-  readonly epoch: string;
-  /** Highest sequence number handed out so far (0 for an empty room). */
-  readonly lastSeq: number;
   /**
-   * Adds a message whose `seq` is `lastSeq + 1`. `lastSeq` advances at once;
-   * the promise resolves when the message is durable (for the memory store,
-   * at once) and rejects if it could not be stored.
+   * Stores a message under the next seq, unless (author, clientId) is
+   * already stored or in flight, in which case that copy is returned with
+   * `duplicate: true`. Resolves once the message is durable; followers of
+   * the room hear of it after that. Rejects if it could not be stored (then
+   * nothing was stored, and the author may send it again).
    */
-  append(message: ChatMessage): Promise<void>;
-  /** Up to `limit` most recent committed messages, oldest first. */
-  recent(limit: number): ChatMessage[];
+  append(draft: MessageDraft): Promise<Appended>;
   /**
-   * Committed messages with seq > `afterSeq`, oldest first; or null when the
-   * gap cannot be filled: some of them are no longer kept, there are more
-   * than `limit`, or `afterSeq` is beyond what exists.
+   * The stored (or in-flight) copy of this author's message with this
+   * client id, if still kept.
    */
-  since(afterSeq: number, limit: number): ChatMessage[] | null;
-  /** The message this author sent with this client id, if still kept. */
-  findByClientId(authorId: string, clientId: string): ChatMessage | undefined;
+  find(authorId: string, clientId: string): Promise<ChatMessage | undefined>;
+  /** Reads what a welcome needs, atomically with respect to appends. */
+  read(query: HistoryQuery): Promise<History>;
+  /**
+   * Calls `follower` for every message committed from now on, by any
+   * instance, in seq order, each once. Returns a function that stops it.
+   */
+  follow(follower: LogFollower): () => void;
 }
 
 /** A resumable session as stored. The token itself is never stored. */
@@ -40,7 +90,7 @@ export interface SessionRecord {
 }
 
 export interface ChatStore {
-  /** Opens (creating if needed) a room's history. */
+  /** Opens (creating if needed) a room's log. */
   openRoom(room: string): RoomLog;
   /**
    * The chat has unloaded the room: a durable store may drop what it caches
@@ -48,12 +98,45 @@ export interface ChatStore {
    * copy keep everything.
    */
   releaseRoom(room: string): void;
-  getSession(tokenHash: string): SessionRecord | undefined;
+  getSession(tokenHash: string): Promise<SessionRecord | undefined>;
   /** Every unexpired session of a room, to keep their names reserved. */
-  sessionsInRoom(room: string): SessionRecord[];
+  sessionsInRoom(room: string): Promise<SessionRecord[]>;
+  /** Written behind: the next commit carries it. */
   putSession(record: SessionRecord): void;
   deleteSession(tokenHash: string): void;
-  /** Resolves when everything appended so far is durable. */
+  /** Resolves when everything written so far is durable. */
   flush(): Promise<void>;
-  close(): void;
+  close(): Promise<void>;
+}
+
+/** The key under which a message is stored once. */
+export function dedupeKey(authorId: string, clientId: string): string {
+  return `${authorId}\u0000${clientId}`;
+}
+
+/**
+ * Followers of one room's log, told in order. Local stores call `tell`
+ * once a commit is durable, from a microtask, so the author's ack (settled
+ * when the append resolves) goes out before the broadcast, as it always has.
+ */
+export class Followers {
+  #followers = new Set<LogFollower>();
+
+  add(follower: LogFollower): () => void {
+    this.#followers.add(follower);
+    return () => this.#followers.delete(follower);
+  }
+
+  get size(): number {
+    return this.#followers.size;
+  }
+
+  tell(epoch: string, messages: ChatMessage[]): void {
+    if (this.#followers.size === 0 || messages.length === 0) return;
+    queueMicrotask(() => {
+      for (const message of messages) {
+        for (const follower of this.#followers) follower({ epoch, message });
+      }
+    });
+  }
 }
