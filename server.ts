@@ -15,7 +15,7 @@ import {
   type LogLevel,
   parseConfig,
 } from "./server/config.ts";
-import { LocalFanout } from "./server/fanout/fanout.ts";
+import { type Fanout, LocalFanout } from "./server/fanout/fanout.ts";
 import { createHandler } from "./server/http.ts";
 import { MemoryStore } from "./server/store/memory_store.ts";
 import { SqliteStore, StoreError } from "./server/store/sqlite_store.ts";
@@ -59,6 +59,59 @@ function fail(message: string): never {
   Deno.exit(1);
 }
 
+/** Where rooms live: the store, the fan-out, and what to close at exit. */
+interface Backend {
+  store: ChatStore;
+  fanout: Fanout;
+  close(): Promise<void>;
+}
+
+/** Redis without its password, for messages. */
+function redisLabel(url: string): string {
+  return url.replace(/\/\/[^@/]*@/g, "//");
+}
+
+/**
+ * Several instances sharing rooms through Redis. Loaded only when asked
+ * for, so the zero-config chat never loads the Redis client.
+ */
+async function openRedis(
+  config: Config & { redisUrl: string },
+  log: (level: LogLevel, message: string) => void,
+): Promise<Backend> {
+  const [{ RedisLink, RedisUnavailableError }, { RoomChannels }, stores] =
+    await Promise.all([
+      import("./server/redis/link.ts"),
+      import("./server/redis/room_channels.ts"),
+      import("./server/redis/redis_store.ts"),
+    ]);
+  const { RedisFanout } = await import("./server/redis/redis_fanout.ts");
+  let link;
+  try {
+    link = await RedisLink.connect({ url: config.redisUrl, log });
+  } catch (error) {
+    if (error instanceof RedisUnavailableError) {
+      fail(redisLabel(error.message));
+    }
+    throw error;
+  }
+  const channels = new RoomChannels(link, "chat:", (m) => log("warn", m));
+  const store = new stores.RedisStore({
+    link,
+    channels,
+    retention: config.retention,
+    log,
+  });
+  return {
+    store,
+    fanout: new RedisFanout(channels, (m) => log("warn", m)),
+    async close() {
+      await store.close();
+      await link.close();
+    },
+  };
+}
+
 /** Opens the configured store, or exits with one clear line. */
 function openStore(config: Config): ChatStore {
   if (config.db === ":memory:") {
@@ -91,12 +144,18 @@ function openStore(config: Config): ChatStore {
   }
 }
 
-export function run(config: Config): Deno.HttpServer {
+export async function run(config: Config): Promise<Deno.HttpServer> {
   const log = logger(config.logLevel);
-  const store = openStore(config);
+  const backend: Backend = config.redisUrl === null
+    ? (() => {
+      const store = openStore(config);
+      return { store, fanout: new LocalFanout(), close: () => store.close() };
+    })()
+    : await openRedis({ ...config, redisUrl: config.redisUrl }, log);
+  const { store, fanout } = backend;
   const hub = new Hub({
     store,
-    fanout: new LocalFanout(),
+    fanout,
     log,
     sendRate: {
       capacity: config.sendBurst,
@@ -114,8 +173,16 @@ export function run(config: Config): Deno.HttpServer {
       {
         port: config.port,
         hostname: config.host,
+        reusePort: config.reusePort,
         signal: shutdown.signal,
         onListen: ({ port }) => {
+          if (config.redisUrl !== null) {
+            console.log(
+              `Sharing rooms through Redis at ${redisLabel(config.redisUrl)}${
+                config.reusePort ? " (port shared with other instances)" : ""
+              }.`,
+            );
+          }
           console.log("Chat is running. Open:");
           for (const url of urlsToOpen(config.host, port)) {
             console.log(`  ${url}`);
@@ -171,7 +238,7 @@ export function run(config: Config): Deno.HttpServer {
     shutdown.abort();
     hub.closeAll(CLOSE_CODES.goingAway, "Server restarting");
     await store.flush();
-    store.close();
+    await backend.close();
     // Peers that never answer the close must not hold the exit.
     await Promise.race([
       server.finished,
@@ -198,7 +265,7 @@ if (import.meta.main) {
     if (parsed.help) {
       console.log(HELP_TEXT);
     } else {
-      run(parsed.config);
+      await run(parsed.config);
     }
   } catch (error) {
     if (error instanceof ConfigError) fail(error.message);

@@ -29,10 +29,18 @@ export interface Config {
   trustProxy: boolean;
   /** Coalescing window for busy rooms, in milliseconds; 0 turns it off. */
   batchWindowMs: number;
+  /**
+   * Redis to share rooms with other instances (`redis://host:port`, or
+   * several comma-separated for a Redis Cluster); null: this process alone,
+   * on SQLite.
+   */
+  redisUrl: string | null;
+  /** Listen with SO_REUSEPORT, so several instances share one port. */
+  reusePort: boolean;
 }
 
 /** Environment variables read; `start` grants access to these alone. */
-export const ENV_VARS = ["PORT", "HOST", "LOG_LEVEL"];
+export const ENV_VARS = ["PORT", "HOST", "LOG_LEVEL", "REDIS_URL"];
 
 export const DEFAULT_PORT = 8765;
 export const DEFAULT_HOST = "0.0.0.0";
@@ -70,6 +78,13 @@ Flags:
                     each client as one frame (default 5; 0 turns it off)
   --trust-proxy     take the client address from X-Forwarded-For; only
                     behind a reverse proxy that sets it (default off)
+  --redis URL       share rooms with every instance using this Redis, e.g.
+                    redis://127.0.0.1:6379 (env REDIS_URL); a Redis Cluster:
+                    several node URLs separated by commas. Messages and
+                    sessions then live in Redis, not in the SQLite file
+  --reuse-port      let several instances listen on the same port (Linux
+                    SO_REUSEPORT; the kernel spreads connections over them);
+                    for use with --redis
   -h, --help        show this help
 
 Open http://localhost:${DEFAULT_PORT} in a browser; /r/NAME opens room NAME.
@@ -108,6 +123,8 @@ export function parseConfig(
         "allowed-origin": { type: "string", multiple: true },
         "trust-proxy": { type: "boolean" },
         "batch-ms": { type: "string" },
+        redis: { type: "string" },
+        "reuse-port": { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -148,6 +165,22 @@ export function parseConfig(
     DEFAULT_RETENTION,
     100,
   );
+  const redisUrl = values.redis ?? env["REDIS_URL"] ?? null;
+  if (redisUrl !== null) {
+    for (const url of redisUrl.split(",")) {
+      if (!/^rediss?:\/\/[^\s/]+(\/\d*)?(\?[^\s]*)?$/.test(url.trim())) {
+        throw new ConfigError(
+          `Redis URL "${url.trim()}" is not valid: use redis://host:port, e.g. redis://127.0.0.1:6379.`,
+        );
+      }
+    }
+  }
+  const reusePort = values["reuse-port"] ?? false;
+  if (reusePort && redisUrl === null) {
+    throw new ConfigError(
+      "--reuse-port needs --redis: instances sharing a port must share their rooms through Redis.",
+    );
+  }
   const allowedOrigins = values["allowed-origin"] ?? [];
   for (const origin of allowedOrigins) {
     let parsed: URL | null = null;
@@ -189,6 +222,8 @@ export function parseConfig(
       allowedOrigins,
       trustProxy: values["trust-proxy"] ?? false,
       batchWindowMs: wholeNumber("--batch-ms", values["batch-ms"], 5, 0),
+      redisUrl,
+      reusePort,
     },
   };
 }

@@ -178,7 +178,7 @@ export class Room {
   async restoreSessions(now: number, resumeWindowMs: number): Promise<void> {
     for (const record of await this.#store.sessionsInRoom(this.name)) {
       if (record.expiresAt <= now) {
-        this.#store.deleteSession(record.tokenHash);
+        this.#store.deleteSession(this.name, record.tokenHash);
         continue;
       }
       const known = this.#sessions.get(record.userId);
@@ -217,12 +217,12 @@ export class Room {
     this.#byTokenHash.delete(session.tokenHash);
     if (session.previousTokenHash) {
       this.#byTokenHash.delete(session.previousTokenHash);
-      this.#store.deleteSession(session.previousTokenHash);
+      this.#store.deleteSession(this.name, session.previousTokenHash);
     }
     if (this.#bySkeleton.get(session.skeleton) === session) {
       this.#bySkeleton.delete(session.skeleton);
     }
-    this.#store.deleteSession(session.tokenHash);
+    this.#store.deleteSession(this.name, session.tokenHash);
   }
 
   /** Every session, for the sweep. */
@@ -257,7 +257,7 @@ export class Room {
     for (const old of [session.tokenHash, session.previousTokenHash]) {
       if (old && old !== usedHash) {
         this.#byTokenHash.delete(old);
-        this.#store.deleteSession(old);
+        this.#store.deleteSession(this.name, old);
       }
     }
     session.previousTokenHash = usedHash;

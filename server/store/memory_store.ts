@@ -147,7 +147,7 @@ export class MemoryStore implements ChatStore {
     this.#sessions.set(record.tokenHash, { ...record });
   }
 
-  deleteSession(tokenHash: string): void {
+  deleteSession(_room: string, tokenHash: string): void {
     this.#sessions.delete(tokenHash);
   }
 

@@ -623,7 +623,7 @@ export class SqliteStore implements ChatStore {
     this.#requestFlush();
   }
 
-  deleteSession(tokenHash: string): void {
+  deleteSession(_room: string, tokenHash: string): void {
     this.#sessionWrites.push({ kind: "delete", tokenHash });
     this.#requestFlush();
   }

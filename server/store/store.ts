@@ -98,12 +98,11 @@ export interface ChatStore {
    * copy keep everything.
    */
   releaseRoom(room: string): void;
-  getSession(tokenHash: string): Promise<SessionRecord | undefined>;
   /** Every unexpired session of a room, to keep their names reserved. */
   sessionsInRoom(room: string): Promise<SessionRecord[]>;
   /** Written behind: the next commit carries it. */
   putSession(record: SessionRecord): void;
-  deleteSession(tokenHash: string): void;
+  deleteSession(room: string, tokenHash: string): void;
   /** Resolves when everything written so far is durable. */
   flush(): Promise<void>;
   close(): Promise<void>;

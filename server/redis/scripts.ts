@@ -1,0 +1,124 @@
+/**
+ * The Lua scripts that make each room's log atomic in Redis. One script is
+ * one atomic step on one shard: every key of a room carries the hash tag
+ * `{room}`, so a room lives on one shard of a Redis Cluster.
+ *
+ * Keys of a room (prefix `chat:` by default):
+ * - `{room}:meta`   hash: `epoch` (random, replaced if Redis lost the data)
+ *                   and `seq` (the last seq handed out)
+ * - `{room}:log`    stream: entry id `<seq>-0`, fields `m` (the message's
+ *                   JSON, as delivered) and `k` (its dedupe key)
+ * - `{room}:dedupe` hash: dedupe key → stream id, for the kept messages
+ * - `{room}:events` sharded pub/sub channel: `c<epoch>\n<json>` for each
+ *                   committed message, `e<json>` for other room events
+ * - `{room}:sessions` hash: token hash → session record (JSON)
+ */
+
+/** A script and the SHA1 Redis knows it by (EVALSHA before EVAL). */
+export interface Script {
+  readonly name: string;
+  readonly source: string;
+}
+
+/** Creates the room's epoch if there is none (first use, or data lost). */
+const ENSURE_EPOCH = `
+local epoch = redis.call('HGET', KEYS[1], 'epoch')
+if not epoch then
+  epoch = ARGV[1]
+  redis.call('HSET', KEYS[1], 'epoch', epoch, 'seq', 0)
+end
+`;
+
+/**
+ * KEYS: meta, log, dedupe, channel.
+ * ARGV: new epoch, dedupe key, the message's JSON after its opening brace
+ * (without seq), retention.
+ * Returns {epoch, duplicate (0|1), message JSON}.
+ */
+export const APPEND: Script = {
+  name: "append",
+  source: ENSURE_EPOCH + `
+local stored = redis.call('HGET', KEYS[3], ARGV[2])
+if stored then
+  local entry = redis.call('XRANGE', KEYS[2], stored, stored)
+  if entry[1] then return {epoch, 1, entry[1][2][2]} end
+end
+local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+local json = '{"seq":' .. seq .. ',' .. ARGV[3]
+redis.call('XADD', KEYS[2], seq .. '-0', 'm', json, 'k', ARGV[2])
+redis.call('HSET', KEYS[3], ARGV[2], seq .. '-0')
+local retention = tonumber(ARGV[4])
+if seq > retention then
+  local oldest = (seq - retention) .. '-0'
+  local old = redis.call('XRANGE', KEYS[2], oldest, oldest)
+  if old[1] then redis.call('HDEL', KEYS[3], old[1][2][4]) end
+  redis.call('XTRIM', KEYS[2], 'MINID', seq - retention + 1)
+end
+redis.call('SPUBLISH', KEYS[4], 'c' .. epoch .. '\\n' .. json)
+return {epoch, 0, json}
+`,
+};
+
+/**
+ * KEYS: meta, log.
+ * ARGV: new epoch, recent, resume epoch ("" for none), after seq, limit.
+ * Returns {epoch, last seq, recovered (0|1), message JSON...}: the gap
+ * after `after seq` when it is all kept, else the `recent` newest.
+ */
+export const READ: Script = {
+  name: "read",
+  source: ENSURE_EPOCH + `
+local last = tonumber(redis.call('HGET', KEYS[1], 'seq') or '0')
+local after = tonumber(ARGV[4])
+local limit = tonumber(ARGV[5])
+if ARGV[3] == epoch and after <= last and last - after <= limit then
+  if after == last then return {epoch, last, 1} end
+  local first = (after + 1) .. '-0'
+  local entries = redis.call('XRANGE', KEYS[2], first, '+', 'COUNT', limit)
+  if entries[1] and entries[1][1] == first then
+    local out = {epoch, last, 1}
+    for i, e in ipairs(entries) do out[i + 3] = e[2][2] end
+    return out
+  end
+end
+local out = {epoch, last, 0}
+local recent = tonumber(ARGV[2])
+if recent > 0 then
+  local entries = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', recent)
+  local n = #entries
+  for i = n, 1, -1 do out[3 + n - i + 1] = entries[i][2][2] end
+end
+return out
+`,
+};
+
+/**
+ * KEYS: meta, log. ARGV: epoch, after seq, count.
+ * Returns {epoch, message JSON...}: what follows `after seq`, or from the
+ * start when the epoch is not the caller's (the history was replaced).
+ * Used to fill a gap in what pub/sub delivered.
+ */
+export const AFTER: Script = {
+  name: "after",
+  source: `
+local epoch = redis.call('HGET', KEYS[1], 'epoch') or ''
+local from = tonumber(ARGV[2]) + 1
+if epoch ~= ARGV[1] then from = 1 end
+local out = {epoch}
+local entries = redis.call('XRANGE', KEYS[2], from .. '-0', '+', 'COUNT', tonumber(ARGV[3]))
+for i, e in ipairs(entries) do out[i + 1] = e[2][2] end
+return out
+`,
+};
+
+/** KEYS: dedupe, log. ARGV: dedupe key. Returns the message JSON or nil. */
+export const FIND: Script = {
+  name: "find",
+  source: `
+local stored = redis.call('HGET', KEYS[1], ARGV[1])
+if not stored then return false end
+local entry = redis.call('XRANGE', KEYS[2], stored, stored)
+if entry[1] then return entry[1][2][2] end
+return false
+`,
+};
