@@ -73,6 +73,8 @@ export interface HubOptions {
   presenceWindowMs?: number;
   /** With batching: the fan-out rate (frames/s) at which a room batches. */
   busyFramesPerSecond?: number;
+  /** This process's id among instances sharing rooms (random by default). */
+  instance?: string;
 }
 
 interface Connection {
@@ -265,6 +267,8 @@ export class Hub {
   #abuseRate: BucketRule;
   #limits = new WeakMap<Session, SessionLimits>();
   #batching: Batching | null;
+  /** This process among the instances sharing rooms. */
+  #instance: string;
   #rooms = new Map<string, Room>();
   /** Rooms whose sessions and log are being read, by name. */
   #loading = new Map<string, Promise<Room>>();
@@ -293,6 +297,7 @@ export class Hub {
     this.#sendRate = options.sendRate ?? DEFAULTS.sendRate;
     this.#renameRate = options.renameRate ?? DEFAULTS.renameRate;
     this.#abuseRate = options.abuseRate ?? DEFAULTS.abuseRate;
+    this.#instance = options.instance ?? this.#randomHex(8);
     const windowMs = options.batchWindowMs ?? 0;
     this.#batching = windowMs > 0 && options.schedule
       ? {
@@ -492,11 +497,13 @@ export class Hub {
     }
     for (const room of this.#rooms.values()) {
       for (const session of room.sessions()) {
-        if (session.peer) continue;
+        if (session.peer || session.connectedElsewhere) continue;
         if (
-          session.present && now - session.disconnectedAt >= this.#leaveGraceMs
+          session.owner === this.#instance && session.present &&
+          now - session.disconnectedAt >= this.#leaveGraceMs
         ) {
           session.present = false;
+          room.save(session);
           room.announce("left", memberOf(session));
           this.#log("info", `left ${session.name} from ${room.name}`);
         }
@@ -524,7 +531,13 @@ export class Hub {
     if (room) return room;
     let loading = this.#loading.get(name);
     if (!loading) {
-      const fresh = new Room(name, this.#store, this.#fanout, this.#batching);
+      const fresh = new Room(
+        name,
+        this.#store,
+        this.#fanout,
+        this.#batching,
+        this.#instance,
+      );
       loading = fresh.load(this.#now(), this.#resumeWindowMs).then(
         () => {
           this.#rooms.set(name, fresh);
@@ -590,21 +603,24 @@ export class Hub {
       announceJoin = !session.present;
       session.peer = connection.peer;
       session.live = false;
+      session.owner = this.#instance;
+      session.connectedElsewhere = false;
       session.present = true;
       room.rotateToken(session, usedHash ?? "", hashToken(token));
     } else {
-      const name = pickTemporaryName(
-        (candidate) => !room.holderOf(candidate),
-        this.#random,
-      );
+      const userId = this.#randomHex(8);
+      const name = await this.#temporaryName(room, userId);
+      if (!this.#connections.has(connection.peer.id)) return;
       session = {
-        userId: this.#randomHex(8),
+        userId,
         name,
         skeleton: nameSkeleton(name),
         tokenHash: hashToken(token),
         previousTokenHash: null,
         peer: connection.peer,
         live: false,
+        owner: this.#instance,
+        connectedElsewhere: false,
         disconnectedAt: 0,
         expiresAt: 0,
         present: true,
@@ -748,18 +764,60 @@ export class Hub {
     this.#spend(this.#limitsOf(session).send, "messages");
   }
 
-  #rename(connection: Connection, rename: RenameMessage): void {
+  /**
+   * A temporary name nobody in the room holds, claimed in the store (which
+   * in a cluster is what makes it unique across instances).
+   */
+  async #temporaryName(room: Room, userId: string): Promise<string> {
+    for (let attempt = 1;; attempt++) {
+      const name = pickTemporaryName(
+        (candidate) => !room.holderOf(candidate),
+        this.#random,
+      );
+      const claimed = this.#store.claimName({
+        room: room.name,
+        userId,
+        skeleton: nameSkeleton(name),
+        previous: null,
+      });
+      // Losing a race for a random name several times running is next to
+      // impossible; the last one is kept rather than failing the join.
+      if (claimed === true || await claimed || attempt >= 5) return name;
+    }
+  }
+
+  #rename(
+    connection: Connection,
+    rename: RenameMessage,
+  ): void | Promise<void> {
     const { session, room } = this.#joined(connection);
     const name = normalizeName(rename.name);
+    const taken = () =>
+      new ProtocolError("name_taken", `Name "${name}" is taken`);
     const holder = room.holderOf(name);
-    if (holder && holder !== session) {
-      throw new ProtocolError("name_taken", `Name "${name}" is taken`);
-    }
-    this.#spend(this.#limitsOf(session).rename, "renames");
-    const from = session.name;
-    room.rename(session, name);
-    room.publish({ type: "renamed", id: session.userId, from, to: name });
-    this.#log("info", `renamed ${from} to ${name} in ${room.name}`);
+    if (holder && holder !== session) throw taken();
+    const bucket = this.#limitsOf(session).rename;
+    this.#spend(bucket, "renames");
+    const apply = () => {
+      const from = session.name;
+      room.rename(session, name);
+      room.publish({ type: "renamed", id: session.userId, from, to: name });
+      this.#log("info", `renamed ${from} to ${name} in ${room.name}`);
+    };
+    const claimed = this.#store.claimName({
+      room: room.name,
+      userId: session.userId,
+      skeleton: nameSkeleton(name),
+      previous: session.skeleton,
+    });
+    if (claimed === true) return apply();
+    return claimed.then((ok) => {
+      if (!ok) {
+        bucket.giveBack();
+        throw taken();
+      }
+      apply();
+    });
   }
 
   #typing(connection: Connection): void {

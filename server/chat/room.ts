@@ -12,7 +12,7 @@ import {
   type Member,
 } from "../../protocol/messages.ts";
 import { nameSkeleton } from "../../protocol/names.ts";
-import type { Fanout, RoomEvent } from "../fanout/fanout.ts";
+import type { Fanout, RoomEvent, SessionSync } from "../fanout/fanout.ts";
 import type {
   ChatStore,
   Committed,
@@ -46,8 +46,15 @@ export interface Session {
    * so its sent-message ids), instead of resending as a stranger.
    */
   previousTokenHash: string | null;
-  /** The connection that owns the session, if any. */
+  /** The connection here that owns the session, if any. */
   peer: Peer | null;
+  /**
+   * The instance that last had the session connected: it alone announces
+   * the leave. Always this instance without a cluster.
+   */
+  owner: string;
+  /** Connected to another instance right now. */
+  connectedElsewhere: boolean;
   /** The owner has its welcome: room events go to it. */
   live: boolean;
   /** When the last connection dropped; meaningful while `peer` is null. */
@@ -90,13 +97,18 @@ export class Room {
   /** Welcomes waiting for delivery to reach a seq their history read. */
   #waiting: { seq: number; wake: () => void }[] = [];
 
+  /** This instance, to tell its own session updates from others'. */
+  readonly instance: string;
+
   constructor(
     name: string,
     store: ChatStore,
     fanout: Fanout,
     batching: Batching | null = null,
+    instance = "local",
   ) {
     this.name = name;
+    this.instance = instance;
     this.#store = store;
     this.#fanout = fanout;
     this.#delivery = new RoomDelivery({
@@ -134,6 +146,9 @@ export class Room {
 
   #onEvent(event: RoomEvent): void {
     switch (event.type) {
+      case "session":
+        if (event.instance !== this.instance) this.#applySync(event);
+        return;
       case "joined":
       case "left":
         this.#delivery.announce(event.type, event.member);
@@ -171,6 +186,57 @@ export class Room {
   }
 
   /**
+   * Another instance changed a session: the copy here follows, so member
+   * lists, name checks and resumes see the whole cluster.
+   */
+  #applySync({ instance, userId, state }: SessionSync): void {
+    const known = this.#sessions.get(userId);
+    if (!state) {
+      if (known) this.#unindex(known);
+      return;
+    }
+    if (!known) {
+      this.#index({
+        userId,
+        name: state.name,
+        skeleton: nameSkeleton(state.name),
+        tokenHash: state.tokenHash,
+        previousTokenHash: state.previousTokenHash,
+        peer: null,
+        live: false,
+        owner: instance,
+        connectedElsewhere: state.connected,
+        // Only the owner times the grace period.
+        disconnectedAt: 0,
+        expiresAt: state.expiresAt,
+        present: state.present,
+        lastTypingAt: -Infinity,
+      });
+      return;
+    }
+    if (state.connected && known.peer) {
+      // Resumed on another instance: the newest connection wins.
+      const peer = known.peer;
+      known.peer = null;
+      known.live = false;
+      peer.close(CLOSE_CODES.replaced, "Session resumed elsewhere");
+    }
+    for (const old of [known.tokenHash, known.previousTokenHash]) {
+      if (old) this.#byTokenHash.delete(old);
+    }
+    known.tokenHash = state.tokenHash;
+    known.previousTokenHash = state.previousTokenHash;
+    for (const hash of [known.tokenHash, known.previousTokenHash]) {
+      if (hash) this.#byTokenHash.set(hash, known);
+    }
+    if (known.name !== state.name) this.#setName(known, state.name);
+    known.owner = instance;
+    known.connectedElsewhere = state.connected;
+    known.expiresAt = state.expiresAt;
+    known.present = state.present;
+  }
+
+  /**
    * Re-creates sessions a durable store kept across a restart. They count as
    * present and freshly disconnected, so clients that come back within the
    * grace period cause no leave/join notices.
@@ -188,7 +254,11 @@ export class Room {
         this.#byTokenHash.set(record.tokenHash, known);
         continue;
       }
-      this.add({
+      // Connected to another instance of a cluster: that one owns it.
+      const elsewhere = record.owner !== undefined &&
+        record.owner !== this.instance &&
+        record.expiresAt === LIVE_SESSION_EXPIRY;
+      this.#index({
         userId: record.userId,
         name: record.name,
         skeleton: nameSkeleton(record.name),
@@ -196,33 +266,58 @@ export class Room {
         previousTokenHash: null,
         peer: null,
         live: false,
+        owner: record.owner ?? this.instance,
+        connectedElsewhere: elsewhere,
         disconnectedAt: now,
-        expiresAt: Math.min(record.expiresAt, now + resumeWindowMs),
-        present: true,
+        expiresAt: elsewhere
+          ? LIVE_SESSION_EXPIRY
+          : Math.min(record.expiresAt, now + resumeWindowMs),
+        present: record.present ?? true,
         lastTypingAt: -Infinity,
       });
     }
   }
 
+  /** A new session made here. */
   add(session: Session): void {
-    this.#addedAt.set(session, ++this.#added);
-    this.#sessions.set(session.userId, session);
-    this.#byTokenHash.set(session.tokenHash, session);
-    this.#bySkeleton.set(session.skeleton, session);
+    this.#index(session);
     this.save(session);
   }
 
-  remove(session: Session): void {
+  #index(session: Session): void {
+    this.#addedAt.set(session, ++this.#added);
+    this.#sessions.set(session.userId, session);
+    this.#byTokenHash.set(session.tokenHash, session);
+    if (session.previousTokenHash) {
+      this.#byTokenHash.set(session.previousTokenHash, session);
+    }
+    this.#bySkeleton.set(session.skeleton, session);
+  }
+
+  #unindex(session: Session): void {
     this.#sessions.delete(session.userId);
     this.#byTokenHash.delete(session.tokenHash);
     if (session.previousTokenHash) {
       this.#byTokenHash.delete(session.previousTokenHash);
-      this.#store.deleteSession(this.name, session.previousTokenHash);
     }
     if (this.#bySkeleton.get(session.skeleton) === session) {
       this.#bySkeleton.delete(session.skeleton);
     }
-    this.#store.deleteSession(this.name, session.tokenHash);
+  }
+
+  /** The session's resume window is over: its name is free again. */
+  remove(session: Session): void {
+    this.#unindex(session);
+    for (const hash of [session.tokenHash, session.previousTokenHash]) {
+      if (hash) this.#store.deleteSession(this.name, hash);
+    }
+    this.#store.releaseName(this.name, session.userId, session.skeleton);
+    this.publish({
+      type: "session",
+      instance: this.instance,
+      userId: session.userId,
+      state: null,
+    });
   }
 
   /** Every session, for the sweep. */
@@ -240,13 +335,17 @@ export class Room {
   }
 
   rename(session: Session, name: string): void {
+    this.#setName(session, name);
+    this.save(session);
+  }
+
+  #setName(session: Session, name: string): void {
     if (this.#bySkeleton.get(session.skeleton) === session) {
       this.#bySkeleton.delete(session.skeleton);
     }
     session.name = name;
     session.skeleton = nameSkeleton(name);
     this.#bySkeleton.set(session.skeleton, session);
-    this.save(session);
   }
 
   /**
@@ -266,8 +365,13 @@ export class Room {
     this.save(session);
   }
 
-  /** Persists the session so it survives a restart (durable stores). */
+  /**
+   * Persists the session so it survives a restart (durable stores), and
+   * tells the other instances serving the room.
+   */
   save(session: Session): void {
+    const connected = session.peer !== null;
+    const expiresAt = connected ? LIVE_SESSION_EXPIRY : session.expiresAt;
     for (const tokenHash of [session.tokenHash, session.previousTokenHash]) {
       if (!tokenHash) continue;
       const record: SessionRecord = {
@@ -275,10 +379,25 @@ export class Room {
         userId: session.userId,
         name: session.name,
         room: this.name,
-        expiresAt: session.peer ? LIVE_SESSION_EXPIRY : session.expiresAt,
+        expiresAt,
+        owner: this.instance,
+        present: session.present,
       };
       this.#store.putSession(record);
     }
+    this.publish({
+      type: "session",
+      instance: this.instance,
+      userId: session.userId,
+      state: {
+        name: session.name,
+        tokenHash: session.tokenHash,
+        previousTokenHash: session.previousTokenHash,
+        expiresAt,
+        present: session.present,
+        connected,
+      },
+    });
   }
 
   /**
@@ -381,9 +500,22 @@ export class Room {
     };
   }
 
+  /**
+   * Nothing here needs the room: no session connected here or waiting here
+   * for its leave or expiry (sessions of other instances are only copies,
+   * read again if the room is loaded again), no work, nothing to send.
+   */
   isIdle(): boolean {
-    return this.#sessions.size === 0 && this.#holds === 0 &&
-      this.#delivery.isIdle();
+    if (this.#holds > 0 || !this.#delivery.isIdle()) return false;
+    for (const session of this.#sessions.values()) {
+      if (
+        session.peer ||
+        (session.owner === this.instance && !session.connectedElsewhere)
+      ) {
+        return false;
+      }
+    }
+    return true;
   }
 
   dispose(): void {

@@ -12,8 +12,35 @@ import type {
   TypingEvent,
 } from "../../protocol/messages.ts";
 
+/**
+ * A session's state as the instance that changed it tells the others, so
+ * every instance serving the room lists the same members, keeps their
+ * names reserved and can resume any of them. Never sent to clients.
+ */
+export interface SessionSync {
+  type: "session";
+  /** The instance that sent it (which ignores its own). */
+  instance: string;
+  userId: string;
+  /** Null: the session is gone (expired), its name free. */
+  state: {
+    name: string;
+    tokenHash: string;
+    previousTokenHash: string | null;
+    expiresAt: number;
+    present: boolean;
+    /** Connected to `instance` right now. */
+    connected: boolean;
+  } | null;
+}
+
 /** What one instance tells the others about a room. */
-export type RoomEvent = JoinedEvent | LeftEvent | RenamedEvent | TypingEvent;
+export type RoomEvent =
+  | JoinedEvent
+  | LeftEvent
+  | RenamedEvent
+  | TypingEvent
+  | SessionSync;
 
 export type EventSubscriber = (event: RoomEvent) => void;
 

@@ -17,6 +17,7 @@ const EVENT_TYPES: ReadonlySet<string> = new Set<RoomEvent["type"]>([
   "left",
   "renamed",
   "typing",
+  "session",
 ]);
 
 /** Our own payloads, but checked: a bad one is dropped, not delivered. */

@@ -18,12 +18,20 @@ import {
   type HistoryQuery,
   type LogFollower,
   type MessageDraft,
+  type NameClaim,
   type RoomLog,
   type SessionRecord,
 } from "../store/store.ts";
 import type { RedisLink } from "./link.ts";
 import type { RoomChannels } from "./room_channels.ts";
-import { AFTER, APPEND, FIND, READ } from "./scripts.ts";
+import {
+  AFTER,
+  APPEND,
+  CLAIM_NAME,
+  FIND,
+  READ,
+  RELEASE_NAME,
+} from "./scripts.ts";
 
 /** Messages fetched per round trip when filling a gap. */
 const FILL_BATCH = 1_000;
@@ -362,6 +370,31 @@ export class RedisStore implements ChatStore {
     this.#write(
       "delete a session",
       this.#link.hDel(this.#channels.key(room, "sessions"), tokenHash),
+    );
+  }
+
+  async claimName(claim: NameClaim): Promise<boolean> {
+    const claimed = await this.#link.run(
+      CLAIM_NAME,
+      [this.#channels.key(claim.room, "names")],
+      [
+        claim.skeleton,
+        claim.userId,
+        claim.previous ?? "",
+        "",
+      ],
+    );
+    return Number(claimed) === 1;
+  }
+
+  releaseName(room: string, userId: string, skeleton: string): void {
+    this.#write(
+      "free a name",
+      this.#link.run(
+        RELEASE_NAME,
+        [this.#channels.key(room, "names")],
+        [skeleton, userId],
+      ).then(() => {}),
     );
   }
 

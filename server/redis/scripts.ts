@@ -122,3 +122,34 @@ if entry[1] then return entry[1][2][2] end
 return false
 `,
 };
+
+/**
+ * KEYS: names (hash: skeleton → user id).
+ * ARGV: skeleton, user id, previous skeleton ("" for none), stale holder
+ * ("" for none). Returns 1 if the name is now this user's, 0 if taken.
+ */
+export const CLAIM_NAME: Script = {
+  name: "claim name",
+  source: `
+local holder = redis.call('HGET', KEYS[1], ARGV[1])
+if holder and holder ~= ARGV[2] and holder ~= ARGV[4] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+if ARGV[3] ~= '' and ARGV[3] ~= ARGV[1] then
+  if redis.call('HGET', KEYS[1], ARGV[3]) == ARGV[2] then
+    redis.call('HDEL', KEYS[1], ARGV[3])
+  end
+end
+return 1
+`,
+};
+
+/** KEYS: names. ARGV: skeleton, user id. Frees the name if theirs. */
+export const RELEASE_NAME: Script = {
+  name: "release name",
+  source: `
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+end
+return 1
+`,
+};

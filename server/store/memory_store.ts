@@ -13,6 +13,7 @@ import {
   type HistoryQuery,
   type LogFollower,
   type MessageDraft,
+  type NameClaim,
   type RoomLog,
   type SessionRecord,
 } from "./store.ts";
@@ -146,6 +147,13 @@ export class MemoryStore implements ChatStore {
   putSession(record: SessionRecord): void {
     this.#sessions.set(record.tokenHash, { ...record });
   }
+
+  claimName(_claim: NameClaim): true {
+    // One process: the room's own registry already decided.
+    return true;
+  }
+
+  releaseName(_room: string, _userId: string, _skeleton: string): void {}
 
   deleteSession(_room: string, tokenHash: string): void {
     this.#sessions.delete(tokenHash);

@@ -21,6 +21,7 @@ import {
   type HistoryQuery,
   type LogFollower,
   type MessageDraft,
+  type NameClaim,
   type RoomLog,
   type SessionRecord,
 } from "./store.ts";
@@ -622,6 +623,13 @@ export class SqliteStore implements ChatStore {
     this.#sessionWrites.push({ kind: "put", record: { ...record } });
     this.#requestFlush();
   }
+
+  claimName(_claim: NameClaim): true {
+    // One process: the room's own registry already decided.
+    return true;
+  }
+
+  releaseName(_room: string, _userId: string, _skeleton: string): void {}
 
   deleteSession(_room: string, tokenHash: string): void {
     this.#sessionWrites.push({ kind: "delete", tokenHash });

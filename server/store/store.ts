@@ -87,6 +87,13 @@ export interface SessionRecord {
   room: string;
   /** Milliseconds since the epoch after which the session cannot resume. */
   expiresAt: number;
+  /**
+   * The instance that last had it connected (it announces the leave);
+   * absent in single-process stores, where it is always this process.
+   */
+  owner?: string;
+  /** Announced as in the room; absent in single-process stores (true). */
+  present?: boolean;
 }
 
 export interface ChatStore {
@@ -103,9 +110,25 @@ export interface ChatStore {
   /** Written behind: the next commit carries it. */
   putSession(record: SessionRecord): void;
   deleteSession(room: string, tokenHash: string): void;
+  /**
+   * Reserves a name (its look-alike skeleton) for `userId` in `room`, and
+   * frees `previous` if this user held it. False: someone else holds it.
+   * A single process answers at once (its rooms are the whole
+   * truth); a shared store asks the other instances' common record.
+   */
+  claimName(claim: NameClaim): true | Promise<boolean>;
+  /** Frees `skeleton` if `userId` holds it. */
+  releaseName(room: string, userId: string, skeleton: string): void;
   /** Resolves when everything written so far is durable. */
   flush(): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface NameClaim {
+  room: string;
+  userId: string;
+  skeleton: string;
+  previous: string | null;
 }
 
 /** The key under which a message is stored once. */
