@@ -258,8 +258,15 @@ export async function run(config: Config): Promise<Deno.HttpServer> {
 
 if (import.meta.main) {
   try {
+    // A variable Deno may not read (an older start command) is unset.
     const env = Object.fromEntries(
-      ENV_VARS.map((name) => [name, Deno.env.get(name)]),
+      ENV_VARS.map((name) => [
+        name,
+        Deno.permissions.querySync({ name: "env", variable: name }).state ===
+            "granted"
+          ? Deno.env.get(name)
+          : undefined,
+      ]),
     );
     const parsed = parseConfig(Deno.args, env);
     if (parsed.help) {

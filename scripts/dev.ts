@@ -4,6 +4,8 @@
  * assets module (or any server file) changes.
  */
 
+import { ENV_VARS } from "../server/config.ts";
+
 const deno = Deno.execPath();
 
 async function build(): Promise<void> {
@@ -21,7 +23,7 @@ const server = new Deno.Command(deno, {
     "run",
     "--watch",
     "--allow-net",
-    "--allow-env=PORT,HOST,LOG_LEVEL",
+    `--allow-env=${ENV_VARS.join(",")}`,
     "--allow-sys=networkInterfaces",
     "--allow-read=./data",
     "--allow-write=./data",

@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import { TestClient } from "./helpers.ts";
 import { spawnChat } from "./process.ts";
+import { ENV_VARS } from "../server/config.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -56,7 +57,7 @@ Deno.test({
         "compile",
         "--exclude-unused-npm",
         "--allow-net",
-        "--allow-env=PORT,HOST,LOG_LEVEL",
+        `--allow-env=${ENV_VARS.join(",")}`,
         "--allow-sys=networkInterfaces",
         `--allow-read=${outDir}`,
         `--allow-write=${outDir}`,

@@ -1,5 +1,7 @@
 /** Runs the real entry point (or the compiled binary) as a child process. */
 
+import { ENV_VARS } from "../server/config.ts";
+
 export interface ChatProcess {
   child: Deno.ChildProcess;
   /** Resolves with the port from the startup line. */
@@ -22,7 +24,7 @@ export function serverCommand(
   return [Deno.execPath(), [
     "run",
     "--allow-net",
-    "--allow-env=PORT,HOST,LOG_LEVEL",
+    `--allow-env=${ENV_VARS.join(",")}`,
     "--allow-sys=networkInterfaces",
     `--allow-read=${dataDir}`,
     `--allow-write=${dataDir}`,
