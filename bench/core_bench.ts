@@ -149,16 +149,17 @@ const sqliteStore = new SqliteStore({ path: `${sqliteDir}/chat.db` });
 const memoryStore = new MemoryStore();
 const textOf = "Are we still meeting at 5? I can bring the slides.";
 
+let appended = 0;
+
 async function appendMany(store: ChatStore): Promise<void> {
   const log = store.openRoom("bench");
-  const commits: Promise<void>[] = [];
+  const commits: Promise<unknown>[] = [];
   for (let i = 0; i < APPENDS; i++) {
-    const seq = log.lastSeq + 1;
     commits.push(log.append({
-      seq,
       time: Date.now(),
       from: { id: "u1", name: "Ana" },
-      clientId: `c${seq}`,
+      // Fresh ids each run: a repeated one would be a cheap duplicate.
+      clientId: `c${++appended}`,
       text: textOf,
     }));
   }
