@@ -5,7 +5,7 @@
  */
 
 import { CLOSE_CODES } from "./protocol/messages.ts";
-import { Hub } from "./server/chat/hub.ts";
+import { type ClusterView, Hub } from "./server/chat/hub.ts";
 import {
   type Config,
   ConfigError,
@@ -63,6 +63,9 @@ function fail(message: string): never {
 interface Backend {
   store: ChatStore;
   fanout: Fanout;
+  /** This instance's id and its view of the others, in a cluster. */
+  instance?: string;
+  cluster?: ClusterView;
   close(): Promise<void>;
 }
 
@@ -85,7 +88,10 @@ async function openRedis(
       import("./server/redis/room_channels.ts"),
       import("./server/redis/redis_store.ts"),
     ]);
-  const { RedisFanout } = await import("./server/redis/redis_fanout.ts");
+  const [{ RedisFanout }, { Instances }] = await Promise.all([
+    import("./server/redis/redis_fanout.ts"),
+    import("./server/redis/instances.ts"),
+  ]);
   let link;
   try {
     link = await RedisLink.connect({ url: config.redisUrl, log });
@@ -102,10 +108,20 @@ async function openRedis(
     retention: config.retention,
     log,
   });
+  const instances = new Instances(
+    link,
+    "chat:",
+    crypto.randomUUID().slice(0, 8),
+    (m) => log("warn", m),
+  );
+  await instances.start();
   return {
     store,
     fanout: new RedisFanout(channels, (m) => log("warn", m)),
+    instance: instances.self,
+    cluster: instances,
     async close() {
+      instances.stop();
       await store.close();
       await link.close();
     },
@@ -152,10 +168,12 @@ export async function run(config: Config): Promise<Deno.HttpServer> {
       return { store, fanout: new LocalFanout(), close: () => store.close() };
     })()
     : await openRedis({ ...config, redisUrl: config.redisUrl }, log);
-  const { store, fanout } = backend;
+  const { store, fanout, instance, cluster } = backend;
   const hub = new Hub({
     store,
     fanout,
+    instance,
+    cluster,
     log,
     sendRate: {
       capacity: config.sendBurst,

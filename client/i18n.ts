@@ -77,6 +77,8 @@ const EN = {
   error_name_taken: "Someone in this room already uses that name.",
   error_rate_limited: "You're going too fast. Wait a moment and try again.",
   error_server_error: "Something went wrong on the server.",
+  error_store_unavailable:
+    "The server can't store messages right now. Yours will be sent as soon as it can.",
 };
 
 export type MessageKey = keyof typeof EN;
@@ -147,6 +149,8 @@ const ES: Record<MessageKey, string> = {
   error_name_taken: "Alguien en esta sala ya usa ese nombre.",
   error_rate_limited: "Vas demasiado rápido. Espera un momento y reinténtalo.",
   error_server_error: "Algo salió mal en el servidor.",
+  error_store_unavailable:
+    "El servidor no puede guardar mensajes ahora. Los tuyos se enviarán en cuanto pueda.",
 };
 
 /** The dictionaries, exported so a test can compare their keys. */

@@ -220,7 +220,10 @@ function main(): void {
       case "error": {
         const ref = message.ref;
         if (ref === undefined || !outbox.has(ref)) break;
-        if (message.code === "rate_limited") {
+        if (
+          message.code === "rate_limited" ||
+          message.code === "store_unavailable"
+        ) {
           // Not a failure: it goes out by itself once the server allows.
           pump.rateLimited(ref, message.retryAfterMs ?? 1000);
         } else if (outbox.fail(ref, message.code)) {

@@ -72,6 +72,12 @@ export const ERROR_CODES = [
   "name_taken",
   "rate_limited",
   "server_error",
+  /**
+   * The message could not be stored right now (a shared store is
+   * unreachable); nothing was stored: send the same id again after
+   * `retryAfterMs`.
+   */
+  "store_unavailable",
 ] as const;
 export type ErrorCode = typeof ERROR_CODES[number];
 

@@ -25,7 +25,11 @@ import {
 } from "../../protocol/messages.ts";
 import { nameSkeleton, normalizeName } from "../../protocol/names.ts";
 import type { Fanout } from "../fanout/fanout.ts";
-import type { ChatStore } from "../store/store.ts";
+import {
+  type ChatStore,
+  STORE_RETRY_MS,
+  StoreUnavailableError,
+} from "../store/store.ts";
 import type { Peer } from "./peer.ts";
 import { type Batching, memberOf, Room, type Session } from "./room.ts";
 import { type BucketRule, TokenBucket } from "./rate_limit.ts";
@@ -75,6 +79,19 @@ export interface HubOptions {
   busyFramesPerSecond?: number;
   /** This process's id among instances sharing rooms (random by default). */
   instance?: string;
+  /** The other instances, when rooms are shared; absent for one process. */
+  cluster?: ClusterView;
+}
+
+/** What the core needs to know of the other instances of a cluster. */
+export interface ClusterView {
+  /** Whether an instance is up (as last checked; answered at once). */
+  alive(instance: string): boolean;
+  /**
+   * Claims the session of `userId` in `room` that the dead instance left,
+   * so that exactly one survivor announces its leave: true for that one.
+   */
+  adopt(room: string, userId: string, dead: string): Promise<boolean>;
 }
 
 interface Connection {
@@ -269,6 +286,9 @@ export class Hub {
   #batching: Batching | null;
   /** This process among the instances sharing rooms. */
   #instance: string;
+  #cluster: ClusterView | null;
+  /** Sessions of dead instances whose adoption is being decided. */
+  #adopting = new WeakSet<Session>();
   #rooms = new Map<string, Room>();
   /** Rooms whose sessions and log are being read, by name. */
   #loading = new Map<string, Promise<Room>>();
@@ -298,6 +318,7 @@ export class Hub {
     this.#renameRate = options.renameRate ?? DEFAULTS.renameRate;
     this.#abuseRate = options.abuseRate ?? DEFAULTS.abuseRate;
     this.#instance = options.instance ?? this.#randomHex(8);
+    this.#cluster = options.cluster ?? null;
     const windowMs = options.batchWindowMs ?? 0;
     this.#batching = windowMs > 0 && options.schedule
       ? {
@@ -497,7 +518,14 @@ export class Hub {
     }
     for (const room of this.#rooms.values()) {
       for (const session of room.sessions()) {
-        if (session.peer || session.connectedElsewhere) continue;
+        if (session.peer) continue;
+        if (
+          this.#cluster && session.owner !== this.#instance &&
+          !this.#cluster.alive(session.owner)
+        ) {
+          this.#adopt(this.#cluster, room, session);
+        }
+        if (session.connectedElsewhere) continue;
         if (
           session.owner === this.#instance && session.present &&
           now - session.disconnectedAt >= this.#leaveGraceMs
@@ -514,6 +542,33 @@ export class Hub {
         this.#rooms.delete(room.name);
       }
     }
+  }
+
+  /**
+   * The instance that owned `session` is gone (killed, or stopped without
+   * announcing): one survivor takes it over, so its leave is announced once
+   * after the grace period, unless the user resumes first.
+   */
+  #adopt(cluster: ClusterView, room: Room, session: Session): void {
+    if (this.#adopting.has(session)) return;
+    this.#adopting.add(session);
+    const dead = session.owner;
+    cluster.adopt(room.name, session.userId, dead).then((won) => {
+      // Lost to another survivor, or the user came back meanwhile.
+      if (!won || session.owner !== dead || session.peer) return;
+      const now = this.#now();
+      session.owner = this.#instance;
+      session.connectedElsewhere = false;
+      session.disconnectedAt = now;
+      session.expiresAt = now + this.#resumeWindowMs;
+      room.save(session);
+      this.#log(
+        "info",
+        `took over ${session.name} in ${room.name} from a gone instance`,
+      );
+    }).catch((error: unknown) => {
+      this.#log("warn", `could not take over a session: ${error}`);
+    }).finally(() => this.#adopting.delete(session));
   }
 
   /** Closes every connection, e.g. with 1001 on shutdown. */
@@ -727,6 +782,7 @@ export class Hub {
         session.peer?.send(ackFrame(message));
       },
       (error: unknown) => {
+        bucket.giveBack();
         this.#log(
           "warn",
           `could not store a message in ${room.name}: ${error}`,
@@ -734,7 +790,13 @@ export class Hub {
         if (session.peer) {
           this.replyError(
             session.peer,
-            new ProtocolError("server_error", "The message was not stored"),
+            error instanceof StoreUnavailableError
+              ? new ProtocolError(
+                "store_unavailable",
+                "The message could not be stored right now; send it again later",
+                STORE_RETRY_MS,
+              )
+              : new ProtocolError("server_error", "The message was not stored"),
             send.id,
           );
         }

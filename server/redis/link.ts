@@ -8,6 +8,7 @@
 
 import { createHash } from "node:crypto";
 import { createClient, createCluster } from "redis";
+import { StoreUnavailableError } from "../store/store.ts";
 import type { Script } from "./scripts.ts";
 
 /** How long one command may take before the chat treats Redis as down. */
@@ -45,7 +46,7 @@ interface Client {
 }
 
 /** Redis could not be reached or did not answer: the caller may retry. */
-export class RedisUnavailableError extends Error {
+export class RedisUnavailableError extends StoreUnavailableError {
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = "RedisUnavailableError";

@@ -153,3 +153,30 @@ end
 return 1
 `,
 };
+
+/** KEYS: the instance's key. ARGV: ttl ms. Says "this instance is up". */
+export const HEARTBEAT: Script = {
+  name: "heartbeat",
+  source: `return redis.call('SET', KEYS[1], '1', 'PX', tonumber(ARGV[1]))`,
+};
+
+/** KEYS: an instance's key. Returns 1 while it keeps its heartbeat. */
+export const ALIVE: Script = {
+  name: "alive",
+  source: `return redis.call('EXISTS', KEYS[1])`,
+};
+
+/**
+ * KEYS: the adoption key of one (room, user, dead instance).
+ * ARGV: this instance, ttl ms. Returns 1 for the one instance that takes
+ * over the sessions a dead instance left, 0 for every other.
+ */
+export const ADOPT: Script = {
+  name: "adopt",
+  source: `
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', tonumber(ARGV[2])) then
+  return 1
+end
+return 0
+`,
+};

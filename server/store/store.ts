@@ -131,6 +131,20 @@ export interface NameClaim {
   previous: string | null;
 }
 
+/**
+ * The store cannot be reached right now (a shared store's server is down or
+ * not answering). Nothing was written; the same request may succeed later.
+ */
+export class StoreUnavailableError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "StoreUnavailableError";
+  }
+}
+
+/** How long a client is asked to wait before resending to a store that is down. */
+export const STORE_RETRY_MS = 2_000;
+
 /** The key under which a message is stored once. */
 export function dedupeKey(authorId: string, clientId: string): string {
   return `${authorId}\u0000${clientId}`;
