@@ -692,7 +692,11 @@ export class Hub {
       recent: HISTORY_ON_JOIN,
       resume: resumed && hello.epoch !== undefined &&
           hello.lastSeq !== undefined
-        ? { epoch: hello.epoch, afterSeq: hello.lastSeq, limit: this.#maxReplay }
+        ? {
+          epoch: hello.epoch,
+          afterSeq: hello.lastSeq,
+          limit: this.#maxReplay,
+        }
         : undefined,
     });
     // Chat messages up to the history's end reach this instance's delivery

@@ -5,11 +5,7 @@
  * events keep the order Redis ran them in.
  */
 
-import type {
-  EventSubscriber,
-  Fanout,
-  RoomEvent,
-} from "../fanout/fanout.ts";
+import type { EventSubscriber, Fanout, RoomEvent } from "../fanout/fanout.ts";
 import type { RoomChannels } from "./room_channels.ts";
 
 const EVENT_TYPES: ReadonlySet<string> = new Set<RoomEvent["type"]>([
