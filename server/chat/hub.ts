@@ -127,6 +127,13 @@ type Handler<T extends ClientMessage> = (
 ) => void | Promise<void>;
 
 /**
+ * How long a welcome may wait for this instance to have delivered what its
+ * history holds (pub/sub lag in a cluster) before the client is asked to
+ * resume instead.
+ */
+const WELCOME_WAIT_MS = 3_000;
+
+/**
  * Messages one connection may send while a hello is being answered; more
  * is not a client of ours.
  */
@@ -517,6 +524,7 @@ export class Hub {
       }
     }
     for (const room of this.#rooms.values()) {
+      room.expireWaits(now, WELCOME_WAIT_MS);
       for (const session of room.sessions()) {
         if (session.peer) continue;
         if (
@@ -701,10 +709,16 @@ export class Hub {
     });
     // Chat messages up to the history's end reach this instance's delivery
     // before the newcomer goes live, so it gets each of them exactly once.
-    await room.deliveredThrough(history.epoch, history.lastSeq);
+    const delivered = await room.deliveredThrough(
+      history.epoch,
+      history.lastSeq,
+      this.#now(),
+    );
     if (session.peer !== connection.peer) return; // gone or replaced meanwhile
 
-    const catchUp = room.goLive(session, history.epoch, history.lastSeq);
+    const catchUp = delivered
+      ? room.goLive(session, history.epoch, history.lastSeq)
+      : null;
     const [firstHistory, ...laterHistory] = sliceHistory(history.messages);
     const listed = room.listedAsOfNow();
     const members: MemberCursor = { next: listed.next(), rest: listed };
@@ -732,9 +746,13 @@ export class Hub {
     if (welcome.moreMembers) {
       connection.peer.stream(memberFrames(room, members));
     }
+    if (announceJoin) {
+      room.announce("joined", memberOf(session));
+    }
     if (catchUp === null) {
-      // What was delivered while the history was read is gone from here:
-      // the client resumes and gets it from the store.
+      // Live delivery here is not where the history ends (messages since are
+      // no longer kept here, or have not arrived in time): the client
+      // resumes, with the token it just got, and reads them from the store.
       connection.peer.close(CLOSE_CODES.goingAway, "Please resume");
       this.disconnect(connection.peer.id);
       return;
@@ -743,9 +761,6 @@ export class Hub {
       connection.peer.send(
         JSON.stringify({ type: "chat", message } satisfies ServerMessage),
       );
-    }
-    if (announceJoin) {
-      room.announce("joined", memberOf(session));
     }
     this.#log(
       "info",

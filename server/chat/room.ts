@@ -95,7 +95,7 @@ export class Room {
   /** Epochs replaced here: late messages of theirs are dropped. */
   #retired = new Set<string>();
   /** Welcomes waiting for delivery to reach a seq their history read. */
-  #waiting: { seq: number; wake: () => void }[] = [];
+  #waiting: { seq: number; since: number; wake: (ok: boolean) => void }[] = [];
 
   /** This instance, to tell its own session updates from others'. */
   readonly instance: string;
@@ -140,7 +140,7 @@ export class Room {
     if (this.#waiting.length > 0) {
       const ready = this.#waiting.filter((w) => w.seq <= message.seq);
       this.#waiting = this.#waiting.filter((w) => w.seq > message.seq);
-      for (const { wake } of ready) wake();
+      for (const { wake } of ready) wake(true);
     }
   }
 
@@ -244,7 +244,13 @@ export class Room {
   async restoreSessions(now: number, resumeWindowMs: number): Promise<void> {
     for (const record of await this.#store.sessionsInRoom(this.name)) {
       if (record.expiresAt <= now) {
+        // Expired while no instance had the room loaded: free its name too.
         this.#store.deleteSession(this.name, record.tokenHash);
+        this.#store.releaseName(
+          this.name,
+          record.userId,
+          nameSkeleton(record.name),
+        );
         continue;
       }
       const known = this.#sessions.get(record.userId);
@@ -401,19 +407,35 @@ export class Room {
   }
 
   /**
-   * Resolves once chat messages up to `seq` have been delivered here, so a
-   * welcome whose history ends at `seq` can go live without missing or
-   * repeating one.
+   * Resolves (true) once chat messages up to `seq` have been delivered here,
+   * so a welcome whose history ends at `seq` can go live without missing or
+   * repeating one; false if that did not happen in time (`expireWaits`).
    */
-  deliveredThrough(epoch: string, seq: number): Promise<void> {
+  deliveredThrough(
+    epoch: string,
+    seq: number,
+    now: number,
+  ): Promise<boolean> {
     if (epoch !== this.#epoch && !this.#retired.has(epoch)) {
       // The store has moved to a new history since this room last heard.
       this.#startEpoch(epoch, seq);
     }
     if (epoch !== this.#epoch || seq <= this.#deliveredSeq) {
-      return Promise.resolve();
+      return Promise.resolve(true);
     }
-    return new Promise((wake) => this.#waiting.push({ seq, wake }));
+    return new Promise((wake) => this.#waiting.push({ seq, since: now, wake }));
+  }
+
+  /**
+   * Gives up on welcomes that waited `maxMs` for delivery (a shared store
+   * that went away after the history was read): nothing hangs; those
+   * clients are asked to resume.
+   */
+  expireWaits(now: number, maxMs: number): void {
+    const expired = this.#waiting.filter((w) => now - w.since >= maxMs);
+    if (expired.length === 0) return;
+    this.#waiting = this.#waiting.filter((w) => now - w.since < maxMs);
+    for (const { wake } of expired) wake(false);
   }
 
   /**
@@ -521,7 +543,7 @@ export class Room {
   dispose(): void {
     this.#stopFollowing();
     this.#unsubscribe();
-    for (const { wake } of this.#waiting.splice(0)) wake();
+    for (const { wake } of this.#waiting.splice(0)) wake(false);
     this.#store.releaseRoom(this.name);
   }
 }
