@@ -19,7 +19,19 @@ import {
 import { nameSkeleton } from "../../protocol/names.ts";
 import { LocalFanout } from "../fanout/fanout.ts";
 import { MemoryStore } from "../store/memory_store.ts";
-import type { ChatStore, RoomLog, SessionRecord } from "../store/store.ts";
+import {
+  type Appended,
+  type ChatStore,
+  dedupeKey,
+  Followers,
+  type History,
+  type HistoryQuery,
+  type LogFollower,
+  type MessageDraft,
+  type NameClaim,
+  type RoomLog,
+  type SessionRecord,
+} from "../store/store.ts";
 import { DEFAULTS, Hub, type HubOptions } from "./hub.ts";
 import type { Peer } from "./peer.ts";
 
@@ -109,88 +121,125 @@ async function settle(): Promise<void> {
 
 /**
  * A room log like a durable store's: an append is committed only when the
- * test says so, and only committed messages can be found or listed.
+ * test says so, and only committed messages can be read, found or followed.
+ * A failed commit stores nothing and gives its seqs back, as SQLite does.
  */
 class SlowLog implements RoomLog {
-  #inner: RoomLog;
-  #committed = new Set<ChatMessage>();
+  #epoch: string;
+  #committed: ChatMessage[] = [];
+  #lastSeq = 0;
+  #inFlight = new Map<string, Promise<Appended>>();
   #waiting: { message: ChatMessage; settle: (ok: boolean) => void }[] = [];
+  #followers = new Followers();
 
-  constructor(inner: RoomLog) {
-    this.#inner = inner;
+  constructor(epoch: string) {
+    this.#epoch = epoch;
   }
 
-  get epoch(): string {
-    return this.#inner.epoch;
-  }
-
-  get lastSeq(): number {
-    return this.#inner.lastSeq;
-  }
-
-  append(message: ChatMessage): Promise<void> {
-    const appended = this.#inner.append(message);
-    return new Promise((resolve, reject) => {
+  append(draft: MessageDraft): Promise<Appended> {
+    const key = dedupeKey(draft.from.id, draft.clientId);
+    const inFlight = this.#inFlight.get(key);
+    if (inFlight) return inFlight.then((a) => ({ ...a, duplicate: true }));
+    const stored = this.#committed.find((m) =>
+      m.from.id === draft.from.id && m.clientId === draft.clientId
+    );
+    if (stored) {
+      return Promise.resolve({
+        message: stored,
+        epoch: this.#epoch,
+        duplicate: true,
+      });
+    }
+    const message: ChatMessage = { seq: ++this.#lastSeq, ...draft };
+    const appended = new Promise<Appended>((resolve, reject) => {
       this.#waiting.push({
         message,
         settle: (ok) => {
+          this.#inFlight.delete(key);
           if (!ok) return reject(new Error("disk full"));
-          this.#committed.add(message);
-          appended.then(resolve, reject);
+          this.#committed.push(message);
+          resolve({ message, epoch: this.#epoch, duplicate: false });
         },
       });
     });
+    this.#inFlight.set(key, appended);
+    return appended;
   }
 
   /** Commits (or fails) every append made so far. */
   release(ok = true): void {
-    for (const { settle } of this.#waiting.splice(0)) settle(ok);
+    const waiting = this.#waiting.splice(0);
+    if (!ok) this.#lastSeq = this.#committed.at(-1)?.seq ?? 0;
+    for (const { settle } of waiting) settle(ok);
+    if (ok) this.#followers.tell(this.#epoch, waiting.map((w) => w.message));
   }
 
-  recent(limit: number): ChatMessage[] {
-    return this.#inner.recent(limit).filter((m) => this.#committed.has(m));
+  find(authorId: string, clientId: string): Promise<ChatMessage | undefined> {
+    return Promise.resolve(
+      this.#committed.find((m) =>
+        m.from.id === authorId && m.clientId === clientId
+      ),
+    );
   }
 
-  since(afterSeq: number, limit: number): ChatMessage[] | null {
-    return this.#inner.since(afterSeq, limit);
+  read(query: HistoryQuery): Promise<History> {
+    const lastSeq = this.#committed.at(-1)?.seq ?? 0;
+    const resume = query.resume;
+    const gap = resume && resume.epoch === this.#epoch &&
+        resume.afterSeq <= lastSeq && lastSeq - resume.afterSeq <= resume.limit
+      ? this.#committed.filter((m) => m.seq > resume.afterSeq)
+      : null;
+    return Promise.resolve({
+      epoch: this.#epoch,
+      lastSeq,
+      messages: gap ?? this.#committed.slice(-query.recent),
+      recovered: gap !== null,
+    });
   }
 
-  findByClientId(authorId: string, clientId: string): ChatMessage | undefined {
-    const found = this.#inner.findByClientId(authorId, clientId);
-    return found && this.#committed.has(found) ? found : undefined;
+  follow(follower: LogFollower): () => void {
+    return this.#followers.add(follower);
   }
 }
 
 /** A memory store whose room logs are `SlowLog`s. */
 class SlowStore implements ChatStore {
-  readonly inner = new MemoryStore({ newEpoch: () => "slow-epoch" });
+  readonly inner = new MemoryStore();
   readonly logs = new Map<string, SlowLog>();
 
   openRoom(room: string): SlowLog {
     let log = this.logs.get(room);
     if (!log) {
-      log = new SlowLog(this.inner.openRoom(room));
+      log = new SlowLog("slow-epoch");
       this.logs.set(room, log);
     }
     return log;
   }
   releaseRoom(): void {}
-  getSession(tokenHash: string): SessionRecord | undefined {
-    return this.inner.getSession(tokenHash);
-  }
-  sessionsInRoom(room: string): SessionRecord[] {
+  sessionsInRoom(room: string): Promise<SessionRecord[]> {
     return this.inner.sessionsInRoom(room);
   }
   putSession(record: SessionRecord): void {
     this.inner.putSession(record);
   }
-  deleteSession(tokenHash: string): void {
-    this.inner.deleteSession(tokenHash);
+  deleteSession(room: string, tokenHash: string): void {
+    this.inner.deleteSession(room, tokenHash);
   }
+  claimName(claim: NameClaim): true {
+    return this.inner.claimName(claim);
+  }
+  releaseName(): void {}
   flush(): Promise<void> {
     return Promise.resolve();
   }
-  close(): void {}
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/** The last seq a room's log has committed. */
+async function lastSeqOf(store: ChatStore, room = "main"): Promise<number> {
+  return (await store.openRoom(room).read({ recent: 0 })).lastSeq;
 }
 
 const START = 1_700_000_000_000;
@@ -227,15 +276,23 @@ function setup(options: Partial<HubOptions> = {}) {
       return peer;
     },
     /** Connects a new peer and says hello; returns the peer and its welcome. */
-    join(
+    async join(
       hello: Partial<Extract<ClientMessage, { type: "hello" }>> = {},
-    ): { peer: TestPeer; welcome: WelcomeMessage } {
+    ): Promise<{ peer: TestPeer; welcome: WelcomeMessage }> {
       const peer = this.connect();
-      hub.receive(peer.id, { type: "hello", room: "main", ...hello });
+      await hub.receive(peer.id, { type: "hello", room: "main", ...hello });
       return { peer, welcome: peer.last("welcome") };
     },
-    send(peer: TestPeer, id: string, text = `text of ${id}`): void {
-      hub.receive(peer.id, { type: "send", id, text });
+    /** `count` joins, one after the other. */
+    async joinMany(
+      count: number,
+    ): Promise<{ peer: TestPeer; welcome: WelcomeMessage }[]> {
+      const joined = [];
+      for (let i = 0; i < count; i++) joined.push(await this.join());
+      return joined;
+    },
+    send(peer: TestPeer, id: string, text = `text of ${id}`): Promise<void> {
+      return hub.receive(peer.id, { type: "send", id, text });
     },
   };
 }
@@ -244,9 +301,9 @@ function setup(options: Partial<HubOptions> = {}) {
 // Joining.
 // ---------------------------------------------------------------------------
 
-Deno.test("hello is answered with a welcome carrying identity, token, members and history", () => {
+Deno.test("hello is answered with a welcome carrying identity, token, members and history", async () => {
   const t = setup({ typingTimeoutMs: 5_000 });
-  const { peer, welcome } = t.join({ room: "Main" });
+  const { peer, welcome } = await t.join({ room: "Main" });
   assert.equal(peer.frames[0]?.type, "welcome", "welcome comes first");
   assert.equal(welcome.protocol, PROTOCOL_VERSION);
   assert.equal(welcome.room, "main", "the room name is normalised");
@@ -264,22 +321,21 @@ Deno.test("hello is answered with a welcome carrying identity, token, members an
 
 Deno.test("a later joiner's welcome lists everyone present and the history", async () => {
   const t = setup();
-  const ana = t.join();
+  const ana = await t.join();
   t.send(ana.peer, "m1", "hola");
   await settle();
-  const bea = t.join();
+  const bea = await t.join();
   assert.deepEqual(bea.welcome.members, [ana.welcome.you, bea.welcome.you]);
   assert.deepEqual(bea.welcome.history.map((m) => m.text), ["hola"]);
   assert.notEqual(bea.welcome.you.id, ana.welcome.you.id);
 });
 
-Deno.test("a large room's member list follows the welcome in small members frames, nothing between", () => {
+Deno.test("a large room's member list follows the welcome in small members frames, nothing between", async () => {
   const t = setup();
-  const present = Array.from(
-    { length: 2 * MEMBERS_PER_FRAME + 5 },
-    () => t.join().welcome.you,
+  const present = (await t.joinMany(2 * MEMBERS_PER_FRAME + 5)).map((j) =>
+    j.welcome.you
   );
-  const { peer, welcome } = t.join();
+  const { peer, welcome } = await t.join();
   const everyone = [...present, welcome.you];
   assert.equal(welcome.members.length, MEMBERS_PER_FRAME);
   assert.equal(welcome.moreMembers, true);
@@ -298,29 +354,26 @@ Deno.test("a large room's member list follows the welcome in small members frame
     everyone,
   );
   // A room that fits in the welcome sends no members frames.
-  const small = setup().join();
+  const small = await setup().join();
   assert.equal(small.welcome.moreMembers, false);
   assert.equal(small.peer.all("members").length, 0);
 });
 
-Deno.test("member slices shared between joiners follow renames and leaves", () => {
+Deno.test("member slices shared between joiners follow renames and leaves", async () => {
   const t = setup();
-  const present = Array.from(
-    { length: 2 * MEMBERS_PER_FRAME + 5 },
-    () => t.join(),
-  );
+  const present = await t.joinMany(2 * MEMBERS_PER_FRAME + 5);
   const listOf = (peer: TestPeer, welcome: WelcomeMessage) => [
     ...welcome.members,
     ...peer.all("members").flatMap((m) => m.members),
   ];
-  const first = t.join();
+  const first = await t.join();
   const firstList = listOf(first.peer, first.welcome);
   assert.equal(firstList.length, present.length + 1);
 
   // A rename inside a slice another joiner already got.
   const renamed = present[MEMBERS_PER_FRAME + 3]!;
-  t.hub.receive(renamed.peer.id, { type: "rename", name: "Zed" });
-  const second = t.join();
+  await t.hub.receive(renamed.peer.id, { type: "rename", name: "Zed" });
+  const second = await t.join();
   const secondList = listOf(second.peer, second.welcome);
   assert.equal(
     secondList.find((m) => m.id === renamed.welcome.you.id)?.name,
@@ -332,7 +385,7 @@ Deno.test("member slices shared between joiners follow renames and leaves", () =
   t.hub.disconnect(leaver.peer.id);
   t.advance(DEFAULTS.leaveGraceMs + 1);
   t.hub.sweep();
-  const third = t.join();
+  const third = await t.join();
   const thirdList = listOf(third.peer, third.welcome);
   const ids = thirdList.map((m) => m.id);
   assert.equal(new Set(ids).size, ids.length, "nobody twice");
@@ -340,15 +393,12 @@ Deno.test("member slices shared between joiners follow renames and leaves", () =
   assert.equal(ids.length, present.length + 3 - 1);
 });
 
-Deno.test("a member list not yet read is made when read: who left meanwhile is skipped, later joiners are not listed", () => {
+Deno.test("a member list not yet read is made when read: who left meanwhile is skipped, later joiners are not listed", async () => {
   const t = setup();
-  const present = Array.from(
-    { length: 2 * MEMBERS_PER_FRAME + 5 },
-    () => t.join(),
-  );
+  const present = await t.joinMany(2 * MEMBERS_PER_FRAME + 5);
   const peer = t.connect();
   peer.hold();
-  t.hub.receive(peer.id, { type: "hello", room: "main" });
+  await t.hub.receive(peer.id, { type: "hello", room: "main" });
   const welcome = peer.last("welcome");
   assert.equal(welcome.moreMembers, true);
   assert.equal(peer.all("members").length, 0, "the rest waits for the reader");
@@ -357,7 +407,7 @@ Deno.test("a member list not yet read is made when read: who left meanwhile is s
   t.hub.disconnect(leaver.peer.id);
   t.advance(DEFAULTS.leaveGraceMs + 1);
   t.hub.sweep();
-  const late = t.join();
+  const late = await t.join();
   peer.release();
 
   const listed = [
@@ -375,17 +425,17 @@ Deno.test("a member list not yet read is made when read: who left meanwhile is s
   assert.deepEqual(after, ["joined", "left", "joined"], "own join, then them");
 });
 
-Deno.test("a member whose leave is cancelled by a quick return while the list waits is still listed", () => {
+Deno.test("a member whose leave is cancelled by a quick return while the list waits is still listed", async () => {
   const timers: (() => void)[] = [];
   const t = setup({
     batchWindowMs: 5,
     schedule: (callback) => timers.push(callback),
   });
-  const present = Array.from({ length: MEMBERS_PER_FRAME + 5 }, () => t.join());
+  const present = await t.joinMany(MEMBERS_PER_FRAME + 5);
   for (const run of timers.splice(0)) run();
   const peer = t.connect();
   peer.hold();
-  t.hub.receive(peer.id, { type: "hello", room: "main" });
+  await t.hub.receive(peer.id, { type: "hello", room: "main" });
 
   // Gone past the grace period: its "left" waits in the presence window…
   const back = present[MEMBERS_PER_FRAME + 2]!;
@@ -395,7 +445,7 @@ Deno.test("a member whose leave is cancelled by a quick return while the list wa
   // The list is read now, while that leave is pending…
   peer.release();
   // …and then the leave is cancelled by a resume before the window ends.
-  const resumed = t.join({ resumeToken: back.welcome.resumeToken });
+  const resumed = await t.join({ resumeToken: back.welcome.resumeToken });
   assert.equal(resumed.welcome.resumed, true);
   for (const run of timers.splice(0)) run();
 
@@ -412,12 +462,12 @@ Deno.test("a member whose leave is cancelled by a quick return while the list wa
   );
 });
 
-Deno.test("when everyone after the welcome's slice left before it was read, the list still ends with more: false", () => {
+Deno.test("when everyone after the welcome's slice left before it was read, the list still ends with more: false", async () => {
   const t = setup();
-  const present = Array.from({ length: MEMBERS_PER_FRAME + 2 }, () => t.join());
+  const present = await t.joinMany(MEMBERS_PER_FRAME + 2);
   const peer = t.connect();
   peer.hold();
-  t.hub.receive(peer.id, { type: "hello", room: "main" });
+  await t.hub.receive(peer.id, { type: "hello", room: "main" });
   for (const gone of present.slice(MEMBERS_PER_FRAME)) {
     t.hub.disconnect(gone.peer.id);
   }
@@ -434,12 +484,12 @@ Deno.test("when everyone after the welcome's slice left before it was read, the 
 
 Deno.test("a long history follows the welcome in history frames of bounded size, oldest first", async () => {
   const t = setup({ sendRate: { capacity: 1_000, refillPerSecond: 1_000 } });
-  const ana = t.join();
+  const ana = await t.join();
   for (let i = 1; i <= 60; i++) {
     t.send(ana.peer, `m${i}`, `${i} ${"x".repeat(300)}`);
   }
   await settle();
-  const { peer, welcome } = t.join();
+  const { peer, welcome } = await t.join();
   assert.equal(welcome.moreHistory, true);
   const frames = peer.all("history");
   assert.ok(frames.length >= 2);
@@ -462,27 +512,27 @@ Deno.test("a long history follows the welcome in history frames of bounded size,
     ["welcome", ...frames.map(() => "history"), "joined"],
   );
   // A short history fits in the welcome.
-  const short = setup().join();
+  const short = await setup().join();
   assert.equal(short.welcome.moreHistory, false);
   assert.equal(short.peer.all("history").length, 0);
 });
 
-Deno.test("a join is published to the people already in the room", () => {
+Deno.test("a join is published to the people already in the room", async () => {
   const t = setup();
-  const ana = t.join();
-  const bea = t.join();
+  const ana = await t.join();
+  const bea = await t.join();
   assert.deepEqual(
     ana.peer.all("joined").map((j) => j.member),
     [ana.welcome.you, bea.welcome.you],
   );
 });
 
-Deno.test("temporary names are unique in a room even with many joiners", () => {
+Deno.test("temporary names are unique in a room even with many joiners", async () => {
   const t = setup();
   const names = new Set<string>();
   const skeletons = new Set<string>();
   for (let i = 0; i < 300; i++) {
-    const { welcome } = t.join();
+    const { welcome } = await t.join();
     names.add(welcome.you.name);
     skeletons.add(nameSkeleton(welcome.you.name));
   }
@@ -490,20 +540,20 @@ Deno.test("temporary names are unique in a room even with many joiners", () => {
   assert.equal(skeletons.size, 300);
 });
 
-Deno.test("temporary names stay unique when random always returns the same value", () => {
+Deno.test("temporary names stay unique when random always returns the same value", async () => {
   const t = setup({ random: () => 0.5 });
   const names = new Set<string>();
-  for (let i = 0; i < 8; i++) names.add(t.join().welcome.you.name);
+  for (let i = 0; i < 8; i++) names.add((await t.join()).welcome.you.name);
   assert.equal(names.size, 8);
 });
 
-Deno.test("a temporary name is never one a user already took by renaming", () => {
+Deno.test("a temporary name is never one a user already took by renaming", async () => {
   // random() = 0 always proposes "Alpaca 10" first.
   const t = setup({ random: () => 0 });
-  const ana = t.join();
-  t.hub.receive(ana.peer.id, { type: "rename", name: "ALPACA 10" });
-  const bea = t.join();
-  const cai = t.join();
+  const ana = await t.join();
+  await t.hub.receive(ana.peer.id, { type: "rename", name: "ALPACA 10" });
+  const bea = await t.join();
+  const cai = await t.join();
   assert.notEqual(
     nameSkeleton(bea.welcome.you.name),
     nameSkeleton("Alpaca 10"),
@@ -511,20 +561,20 @@ Deno.test("a temporary name is never one a user already took by renaming", () =>
   assert.notEqual(bea.welcome.you.name, cai.welcome.you.name);
 });
 
-Deno.test("a second hello on the same connection is refused as already_joined", () => {
+Deno.test("a second hello on the same connection is refused as already_joined", async () => {
   const t = setup();
-  const ana = t.join();
-  t.hub.receive(ana.peer.id, { type: "hello", room: "other" });
+  const ana = await t.join();
+  await t.hub.receive(ana.peer.id, { type: "hello", room: "other" });
   const error = ana.peer.last("error");
   assert.equal(error.code, "already_joined");
   assert.equal(error.ref, "hello");
   assert.equal(ana.peer.all("welcome").length, 1);
 });
 
-Deno.test("a hello for an invalid room is refused as room_invalid", () => {
+Deno.test("a hello for an invalid room is refused as room_invalid", async () => {
   const t = setup();
   const peer = t.connect();
-  t.hub.receive(peer.id, { type: "hello", room: "../etc" });
+  await t.hub.receive(peer.id, { type: "hello", room: "../etc" });
   assert.equal(peer.last("error").code, "room_invalid");
   assert.equal(peer.all("welcome").length, 0);
 });
@@ -535,8 +585,8 @@ Deno.test("a hello for an invalid room is refused as room_invalid", () => {
 
 Deno.test("send is acked to the author and broadcast as chat with seq 1, 2, 3", async () => {
   const t = setup();
-  const ana = t.join();
-  const bea = t.join();
+  const ana = await t.join();
+  const bea = await t.join();
   t.send(ana.peer, "a1", "uno");
   t.advance(5);
   t.send(ana.peer, "a2", "dos");
@@ -577,13 +627,13 @@ Deno.test("send is acked to the author and broadcast as chat with seq 1, 2, 3", 
       ],
     );
   }
-  assert.equal(t.store.openRoom("main").lastSeq, 3);
+  assert.equal(await lastSeqOf(t.store), 3);
 });
 
 Deno.test("a client id resent after it was stored is acked with the same seq and broadcast once", async () => {
   const t = setup();
-  const ana = t.join();
-  const bea = t.join();
+  const ana = await t.join();
+  const bea = await t.join();
   t.send(ana.peer, "m1", "hola");
   await settle();
   t.advance(1_000);
@@ -594,13 +644,13 @@ Deno.test("a client id resent after it was stored is acked with the same seq and
     { type: "ack", id: "m1", seq: 1, time: START },
   ]);
   assert.equal(bea.peer.all("chat").length, 1);
-  assert.equal(t.store.openRoom("main").lastSeq, 1);
+  assert.equal(await lastSeqOf(t.store), 1);
 });
 
 Deno.test("a client id resent while the first copy is in flight is stored and broadcast once", async () => {
   const t = setup();
-  const ana = t.join();
-  const bea = t.join();
+  const ana = await t.join();
+  const bea = await t.join();
   t.send(ana.peer, "m1", "hola");
   t.send(ana.peer, "m1", "hola");
   await settle();
@@ -609,14 +659,14 @@ Deno.test("a client id resent while the first copy is in flight is stored and br
     [1, 1],
   );
   assert.equal(bea.peer.all("chat").length, 1);
-  assert.equal(t.store.openRoom("main").lastSeq, 1);
+  assert.equal(await lastSeqOf(t.store), 1);
 });
 
 Deno.test("with a durable store, a send is acked and broadcast only once committed", async () => {
   const store = new SlowStore();
   const t = setup({ store });
-  const ana = t.join();
-  const bea = t.join();
+  const ana = await t.join();
+  const bea = await t.join();
   t.send(ana.peer, "m1", "hola");
   await settle();
   assert.equal(ana.peer.all("ack").length, 0);
@@ -630,8 +680,8 @@ Deno.test("with a durable store, a send is acked and broadcast only once committ
 Deno.test("a client id resent before the first copy is committed is stored and broadcast once", async () => {
   const store = new SlowStore();
   const t = setup({ store });
-  const ana = t.join();
-  const bea = t.join();
+  const ana = await t.join();
+  const bea = await t.join();
   t.send(ana.peer, "m1", "hola");
   await settle();
   t.send(ana.peer, "m1", "hola");
@@ -640,14 +690,14 @@ Deno.test("a client id resent before the first copy is committed is stored and b
   await settle();
   assert.deepEqual(ana.peer.all("ack").map((a) => a.seq), [1, 1, 1]);
   assert.equal(bea.peer.all("chat").length, 1);
-  assert.equal(store.openRoom("main").lastSeq, 1);
+  assert.equal(await lastSeqOf(store), 1);
 });
 
 Deno.test("a send the store fails to commit gets server_error and is not broadcast", async () => {
   const store = new SlowStore();
   const t = setup({ store });
-  const ana = t.join();
-  const bea = t.join();
+  const ana = await t.join();
+  const bea = await t.join();
   t.send(ana.peer, "m1", "hola");
   store.openRoom("main").release(false);
   await settle();
@@ -661,8 +711,8 @@ Deno.test("a send the store fails to commit gets server_error and is not broadca
 
 Deno.test("the same client id from two different users is two messages", async () => {
   const t = setup();
-  const ana = t.join();
-  const bea = t.join();
+  const ana = await t.join();
+  const bea = await t.join();
   t.send(ana.peer, "m1");
   t.send(bea.peer, "m1");
   await settle();
@@ -677,13 +727,13 @@ Deno.test("messages before hello are refused as hello_required", async () => {
     [{ type: "rename", name: "Ana" }, "rename"],
     [{ type: "typing" }, "typing"],
   ];
-  for (const [message] of messages) t.hub.receive(peer.id, message);
+  for (const [message] of messages) await t.hub.receive(peer.id, message);
   await settle();
   assert.deepEqual(
     peer.frames.map((f) => f.type === "error" ? [f.code, f.ref] : f.type),
     messages.map(([, ref]) => ["hello_required", ref]),
   );
-  assert.equal(t.store.openRoom("main").lastSeq, 0);
+  assert.equal(await lastSeqOf(t.store), 0);
   assert.equal(peer.closes.length, 0);
 });
 
@@ -691,11 +741,11 @@ Deno.test("messages before hello are refused as hello_required", async () => {
 // Rename and typing.
 // ---------------------------------------------------------------------------
 
-Deno.test("rename is announced to everyone with the old and new name", () => {
+Deno.test("rename is announced to everyone with the old and new name", async () => {
   const t = setup();
-  const ana = t.join();
-  const bea = t.join();
-  t.hub.receive(ana.peer.id, { type: "rename", name: "  Ana   María " });
+  const ana = await t.join();
+  const bea = await t.join();
+  await t.hub.receive(ana.peer.id, { type: "rename", name: "  Ana   María " });
   const expected = {
     type: "renamed",
     id: ana.welcome.you.id,
@@ -704,7 +754,7 @@ Deno.test("rename is announced to everyone with the old and new name", () => {
   };
   assert.deepEqual(ana.peer.all("renamed"), [expected]);
   assert.deepEqual(bea.peer.all("renamed"), [expected]);
-  const cai = t.join();
+  const cai = await t.join();
   assert.ok(
     cai.welcome.members.some((m) =>
       m.id === ana.welcome.you.id && m.name === "Ana María"
@@ -712,16 +762,16 @@ Deno.test("rename is announced to everyone with the old and new name", () => {
   );
 });
 
-Deno.test("rename refuses a name another user holds, including look-alikes", () => {
+Deno.test("rename refuses a name another user holds, including look-alikes", async () => {
   const t = setup();
-  const ana = t.join();
-  const bea = t.join();
+  const ana = await t.join();
+  const bea = await t.join();
   // First Ana's temporary name, then look-alikes of the name she picks.
   const attempts = [ana.welcome.you.name, "Ana", "ana", "ＡＮＡ", "\u0410na"];
-  t.hub.receive(bea.peer.id, { type: "rename", name: attempts[0] ?? "" });
-  t.hub.receive(ana.peer.id, { type: "rename", name: "Ana" });
+  await t.hub.receive(bea.peer.id, { type: "rename", name: attempts[0] ?? "" });
+  await t.hub.receive(ana.peer.id, { type: "rename", name: "Ana" });
   for (const name of attempts.slice(1)) {
-    t.hub.receive(bea.peer.id, { type: "rename", name });
+    await t.hub.receive(bea.peer.id, { type: "rename", name });
   }
   assert.deepEqual(
     bea.peer.all("error").map((e) => [e.code, e.ref]),
@@ -730,10 +780,10 @@ Deno.test("rename refuses a name another user holds, including look-alikes", () 
   assert.deepEqual(bea.peer.all("renamed").map((r) => r.to), ["Ana"]);
 });
 
-Deno.test("rename refusals carry stable codes and announce nothing", () => {
+Deno.test("rename refusals carry stable codes and announce nothing", async () => {
   const t = setup();
-  const ana = t.join();
-  const bea = t.join();
+  const ana = await t.join();
+  const bea = await t.join();
   const cases: [string, string][] = [
     ["", "name_empty"],
     ["a".repeat(33), "name_too_long"],
@@ -743,7 +793,7 @@ Deno.test("rename refusals carry stable codes and announce nothing", () => {
     ["moderadora", "name_reserved"],
   ];
   for (const [name] of cases) {
-    t.hub.receive(ana.peer.id, { type: "rename", name });
+    await t.hub.receive(ana.peer.id, { type: "rename", name });
   }
   assert.deepEqual(
     ana.peer.all("error").map((e) => [e.code, e.ref]),
@@ -755,41 +805,41 @@ Deno.test("rename refusals carry stable codes and announce nothing", () => {
 
 const UNLIMITED = { capacity: 1e9, refillPerSecond: 1e9 };
 
-Deno.test("a user may rename to a different spelling of their own name", () => {
+Deno.test("a user may rename to a different spelling of their own name", async () => {
   const t = setup({ renameRate: UNLIMITED });
-  const ana = t.join();
-  t.hub.receive(ana.peer.id, { type: "rename", name: "Ana" });
-  t.hub.receive(ana.peer.id, { type: "rename", name: "ANA" });
+  const ana = await t.join();
+  await t.hub.receive(ana.peer.id, { type: "rename", name: "Ana" });
+  await t.hub.receive(ana.peer.id, { type: "rename", name: "ANA" });
   assert.deepEqual(ana.peer.all("renamed").map((r) => r.to), ["Ana", "ANA"]);
   assert.equal(ana.peer.all("error").length, 0);
 });
 
-Deno.test("a name given up by renaming is free for someone else", () => {
+Deno.test("a name given up by renaming is free for someone else", async () => {
   const t = setup({ renameRate: UNLIMITED });
-  const ana = t.join();
-  const bea = t.join();
-  t.hub.receive(ana.peer.id, { type: "rename", name: "Ana" });
-  t.hub.receive(ana.peer.id, { type: "rename", name: "Ana María" });
-  t.hub.receive(bea.peer.id, { type: "rename", name: "Ana" });
+  const ana = await t.join();
+  const bea = await t.join();
+  await t.hub.receive(ana.peer.id, { type: "rename", name: "Ana" });
+  await t.hub.receive(ana.peer.id, { type: "rename", name: "Ana María" });
+  await t.hub.receive(bea.peer.id, { type: "rename", name: "Ana" });
   assert.equal(bea.peer.all("error").length, 0);
   assert.equal(bea.peer.last("renamed").to, "Ana");
 });
 
-Deno.test("typing notices are throttled per user", () => {
+Deno.test("typing notices are throttled per user", async () => {
   const t = setup();
-  const ana = t.join();
-  const bea = t.join();
-  t.hub.receive(ana.peer.id, { type: "typing" });
+  const ana = await t.join();
+  const bea = await t.join();
+  await t.hub.receive(ana.peer.id, { type: "typing" });
   t.advance(DEFAULTS.typingThrottleMs - 1);
-  t.hub.receive(ana.peer.id, { type: "typing" });
+  await t.hub.receive(ana.peer.id, { type: "typing" });
   assert.deepEqual(bea.peer.all("typing"), [
     { type: "typing", member: ana.welcome.you },
   ]);
   t.advance(1);
-  t.hub.receive(ana.peer.id, { type: "typing" });
+  await t.hub.receive(ana.peer.id, { type: "typing" });
   assert.equal(bea.peer.all("typing").length, 2);
   // Another user's throttle is independent.
-  t.hub.receive(bea.peer.id, { type: "typing" });
+  await t.hub.receive(bea.peer.id, { type: "typing" });
   assert.equal(ana.peer.all("typing").length, 3);
 });
 
@@ -797,10 +847,10 @@ Deno.test("typing notices are throttled per user", () => {
 // Disconnect, sweep and the resume window.
 // ---------------------------------------------------------------------------
 
-Deno.test("a leave is announced exactly once, only after the grace period", () => {
+Deno.test("a leave is announced exactly once, only after the grace period", async () => {
   const t = setup();
-  const ana = t.join();
-  const bea = t.join();
+  const ana = await t.join();
+  const bea = await t.join();
   t.hub.disconnect(bea.peer.id);
   t.hub.sweep();
   t.advance(DEFAULTS.leaveGraceMs - 1);
@@ -815,21 +865,21 @@ Deno.test("a leave is announced exactly once, only after the grace period", () =
   ]);
 });
 
-Deno.test("a left member is no longer listed to new joiners", () => {
+Deno.test("a left member is no longer listed to new joiners", async () => {
   const t = setup();
-  const ana = t.join();
-  const bea = t.join();
+  const ana = await t.join();
+  const bea = await t.join();
   t.hub.disconnect(bea.peer.id);
   t.advance(DEFAULTS.leaveGraceMs);
   t.hub.sweep();
-  const cai = t.join();
+  const cai = await t.join();
   assert.deepEqual(cai.welcome.members, [ana.welcome.you, cai.welcome.you]);
 });
 
-Deno.test("disconnect called twice is harmless and still gives exactly one leave", () => {
+Deno.test("disconnect called twice is harmless and still gives exactly one leave", async () => {
   const t = setup();
-  const ana = t.join();
-  const bea = t.join();
+  const ana = await t.join();
+  const bea = await t.join();
   t.hub.disconnect(bea.peer.id);
   t.advance(DEFAULTS.leaveGraceMs / 2);
   // A second report must not restart the grace period.
@@ -843,40 +893,40 @@ Deno.test("disconnect called twice is harmless and still gives exactly one leave
   assert.deepEqual(t.hub.stats(), { rooms: 1, connections: 1 });
 });
 
-Deno.test("a dropped user's name stays reserved for the resume window and is freed after it", () => {
+Deno.test("a dropped user's name stays reserved for the resume window and is freed after it", async () => {
   const t = setup();
-  const ana = t.join();
-  const bea = t.join();
-  t.hub.receive(ana.peer.id, { type: "rename", name: "Ana" });
+  const ana = await t.join();
+  const bea = await t.join();
+  await t.hub.receive(ana.peer.id, { type: "rename", name: "Ana" });
   t.hub.disconnect(ana.peer.id);
   t.advance(DEFAULTS.leaveGraceMs);
   t.hub.sweep();
   assert.equal(bea.peer.all("left").length, 1, "the leave was announced");
 
-  t.hub.receive(bea.peer.id, { type: "rename", name: "Ana" });
+  await t.hub.receive(bea.peer.id, { type: "rename", name: "Ana" });
   assert.equal(bea.peer.last("error").code, "name_taken");
 
   t.advance(DEFAULTS.resumeWindowMs - DEFAULTS.leaveGraceMs - 1);
   t.hub.sweep();
-  t.hub.receive(bea.peer.id, { type: "rename", name: "ana" });
+  await t.hub.receive(bea.peer.id, { type: "rename", name: "ana" });
   assert.equal(bea.peer.all("error").length, 2, "still reserved 1 ms before");
 
   t.advance(1);
   t.hub.sweep();
-  t.hub.receive(bea.peer.id, { type: "rename", name: "Ana" });
+  await t.hub.receive(bea.peer.id, { type: "rename", name: "Ana" });
   assert.equal(bea.peer.all("error").length, 2);
   assert.equal(bea.peer.last("renamed").to, "Ana");
 });
 
-Deno.test("resume within the window keeps id and name, rotates the token and announces nothing", () => {
+Deno.test("resume within the window keeps id and name, rotates the token and announces nothing", async () => {
   const t = setup();
-  const ana = t.join();
-  const bea = t.join();
-  t.hub.receive(ana.peer.id, { type: "rename", name: "Ana" });
+  const ana = await t.join();
+  const bea = await t.join();
+  await t.hub.receive(ana.peer.id, { type: "rename", name: "Ana" });
   t.hub.disconnect(ana.peer.id);
   t.advance(DEFAULTS.leaveGraceMs - 1);
   t.hub.sweep();
-  const again = t.join({ resumeToken: ana.welcome.resumeToken });
+  const again = await t.join({ resumeToken: ana.welcome.resumeToken });
   assert.equal(again.welcome.resumed, true);
   assert.deepEqual(again.welcome.you, { id: ana.welcome.you.id, name: "Ana" });
   assert.notEqual(again.welcome.resumeToken, ana.welcome.resumeToken);
@@ -892,22 +942,22 @@ Deno.test("resume within the window keeps id and name, rotates the token and ann
   // Once the new token has been used, the first one is spent: it gives a
   // fresh identity, not Ana's.
   t.hub.disconnect(again.peer.id);
-  const third = t.join({ resumeToken: again.welcome.resumeToken });
+  const third = await t.join({ resumeToken: again.welcome.resumeToken });
   assert.equal(third.welcome.resumed, true);
-  const thief = t.join({ resumeToken: ana.welcome.resumeToken });
+  const thief = await t.join({ resumeToken: ana.welcome.resumeToken });
   assert.equal(thief.welcome.resumed, false);
   assert.notEqual(thief.welcome.you.id, ana.welcome.you.id);
   assert.notEqual(thief.welcome.you.name, "Ana");
 });
 
-Deno.test("resume after the leave was announced announces a join again", () => {
+Deno.test("resume after the leave was announced announces a join again", async () => {
   const t = setup();
-  const ana = t.join();
-  const bea = t.join();
+  const ana = await t.join();
+  const bea = await t.join();
   t.hub.disconnect(ana.peer.id);
   t.advance(DEFAULTS.leaveGraceMs);
   t.hub.sweep();
-  const again = t.join({ resumeToken: ana.welcome.resumeToken });
+  const again = await t.join({ resumeToken: ana.welcome.resumeToken });
   assert.equal(again.welcome.resumed, true);
   assert.deepEqual(bea.peer.all("left").map((l) => l.member), [
     ana.welcome.you,
@@ -915,22 +965,22 @@ Deno.test("resume after the leave was announced announces a join again", () => {
   assert.deepEqual(bea.peer.all("joined").at(-1)?.member, ana.welcome.you);
 });
 
-Deno.test("resume after the window expired gives a fresh identity", () => {
+Deno.test("resume after the window expired gives a fresh identity", async () => {
   const t = setup();
-  const ana = t.join();
-  t.join();
+  const ana = await t.join();
+  await t.join();
   t.hub.disconnect(ana.peer.id);
   t.advance(DEFAULTS.resumeWindowMs);
   t.hub.sweep();
-  const again = t.join({ resumeToken: ana.welcome.resumeToken });
+  const again = await t.join({ resumeToken: ana.welcome.resumeToken });
   assert.equal(again.welcome.resumed, false);
   assert.notEqual(again.welcome.you.id, ana.welcome.you.id);
 });
 
-Deno.test("resuming a live session on a new connection closes the old one with 4001", () => {
+Deno.test("resuming a live session on a new connection closes the old one with 4001", async () => {
   const t = setup();
-  const ana = t.join();
-  const again = t.join({ resumeToken: ana.welcome.resumeToken });
+  const ana = await t.join();
+  const again = await t.join({ resumeToken: ana.welcome.resumeToken });
   assert.equal(again.welcome.resumed, true);
   assert.deepEqual(ana.peer.closes, [
     { code: CLOSE_CODES.replaced, reason: "Session resumed elsewhere" },
@@ -951,8 +1001,8 @@ async function dropAndMiss(
   seen: number,
   missed: number,
 ) {
-  const ana = t.join();
-  const bea = t.join();
+  const ana = await t.join();
+  const bea = await t.join();
   for (let i = 1; i <= seen; i++) t.send(ana.peer, `a${i}`);
   await settle();
   t.hub.disconnect(ana.peer.id);
@@ -964,7 +1014,7 @@ async function dropAndMiss(
 Deno.test("resume with lastSeq replays exactly the missed messages", async () => {
   const t = setup();
   const { ana } = await dropAndMiss(t, 2, 3);
-  const again = t.join({
+  const again = await t.join({
     resumeToken: ana.welcome.resumeToken,
     epoch: ana.welcome.epoch,
     lastSeq: 2,
@@ -981,7 +1031,7 @@ Deno.test("resume with lastSeq replays exactly the missed messages", async () =>
 Deno.test("resume with nothing missed is recovered with an empty history", async () => {
   const t = setup();
   const { ana } = await dropAndMiss(t, 2, 0);
-  const again = t.join({
+  const again = await t.join({
     resumeToken: ana.welcome.resumeToken,
     epoch: ana.welcome.epoch,
     lastSeq: 2,
@@ -993,7 +1043,7 @@ Deno.test("resume with nothing missed is recovered with an empty history", async
 Deno.test("resume with a different epoch is not recovered and gets recent history", async () => {
   const t = setup();
   const { ana } = await dropAndMiss(t, 2, 3);
-  const again = t.join({
+  const again = await t.join({
     resumeToken: ana.welcome.resumeToken,
     epoch: "some-other-epoch",
     lastSeq: 2,
@@ -1006,7 +1056,7 @@ Deno.test("resume with a different epoch is not recovered and gets recent histor
 Deno.test("resume with a lastSeq beyond the history is not recovered", async () => {
   const t = setup();
   const { ana } = await dropAndMiss(t, 1, 1);
-  const again = t.join({
+  const again = await t.join({
     resumeToken: ana.welcome.resumeToken,
     epoch: ana.welcome.epoch,
     lastSeq: 99,
@@ -1018,7 +1068,7 @@ Deno.test("resume with a lastSeq beyond the history is not recovered", async () 
 Deno.test("a replay larger than maxReplay is not recovered and gets recent history", async () => {
   const t = setup({ maxReplay: 2 });
   const { ana } = await dropAndMiss(t, 1, 3);
-  const again = t.join({
+  const again = await t.join({
     resumeToken: ana.welcome.resumeToken,
     epoch: ana.welcome.epoch,
     lastSeq: 1,
@@ -1031,7 +1081,7 @@ Deno.test("a replay larger than maxReplay is not recovered and gets recent histo
 Deno.test("a replay of exactly maxReplay messages is recovered", async () => {
   const t = setup({ maxReplay: 2 });
   const { ana } = await dropAndMiss(t, 1, 2);
-  const again = t.join({
+  const again = await t.join({
     resumeToken: ana.welcome.resumeToken,
     epoch: ana.welcome.epoch,
     lastSeq: 1,
@@ -1042,25 +1092,25 @@ Deno.test("a replay of exactly maxReplay messages is recovered", async () => {
 
 Deno.test("a resent client id after resume is acked with the original seq", async () => {
   const t = setup();
-  const ana = t.join();
+  const ana = await t.join();
   t.send(ana.peer, "m1");
   await settle();
   t.hub.disconnect(ana.peer.id);
-  const again = t.join({ resumeToken: ana.welcome.resumeToken });
+  const again = await t.join({ resumeToken: ana.welcome.resumeToken });
   t.send(again.peer, "m1");
   await settle();
   assert.deepEqual(again.peer.all("ack").map((a) => a.seq), [1]);
-  assert.equal(t.store.openRoom("main").lastSeq, 1);
+  assert.equal(await lastSeqOf(t.store), 1);
 });
 
 // ---------------------------------------------------------------------------
 // Timeouts and shutdown.
 // ---------------------------------------------------------------------------
 
-Deno.test("a connection that never says hello is closed with 4000 after the hello timeout", () => {
+Deno.test("a connection that never says hello is closed with 4000 after the hello timeout", async () => {
   const t = setup();
   const silent = t.connect();
-  const ana = t.join();
+  const ana = await t.join();
   t.advance(DEFAULTS.helloTimeoutMs - 1);
   t.hub.sweep();
   assert.deepEqual(silent.closes, []);
@@ -1075,10 +1125,10 @@ Deno.test("a connection that never says hello is closed with 4000 after the hell
   assert.equal(silent.closes.length, 1, "closed once");
 });
 
-Deno.test("closeAll closes every peer with the given code and reason", () => {
+Deno.test("closeAll closes every peer with the given code and reason", async () => {
   const t = setup();
-  const ana = t.join();
-  const bea = t.join({ room: "otra" });
+  const ana = await t.join();
+  const bea = await t.join({ room: "otra" });
   const silent = t.connect();
   t.hub.closeAll(CLOSE_CODES.goingAway, "Server restarting");
   for (const peer of [ana.peer, bea.peer, silent]) {
@@ -1088,81 +1138,85 @@ Deno.test("closeAll closes every peer with the given code and reason", () => {
   }
   assert.equal(t.hub.stats().connections, 0);
   // Sessions survive a shutdown so clients can resume.
-  const again = t.join({ resumeToken: ana.welcome.resumeToken });
+  const again = await t.join({ resumeToken: ana.welcome.resumeToken });
   assert.equal(again.welcome.resumed, true);
 });
 
-Deno.test("an idle room is dropped once its last session expires", () => {
+Deno.test("an idle room is dropped once its last session expires", async () => {
   const t = setup();
-  const ana = t.join({ room: "otra" });
+  const ana = await t.join({ room: "otra" });
   t.hub.disconnect(ana.peer.id);
   t.advance(DEFAULTS.resumeWindowMs);
   t.hub.sweep();
   assert.deepEqual(t.hub.stats(), { rooms: 0, connections: 0 });
 });
 
-Deno.test("sends beyond the burst are refused with rate_limited and when to retry", () => {
+Deno.test("sends beyond the burst are refused with rate_limited and when to retry", async () => {
   const t = setup({ sendRate: { capacity: 3, refillPerSecond: 1 } });
-  const ana = t.join();
+  const ana = await t.join();
   for (let i = 1; i <= 4; i++) {
-    t.hub.receive(ana.peer.id, { type: "send", id: `m${i}`, text: "hi" });
+    await t.hub.receive(ana.peer.id, { type: "send", id: `m${i}`, text: "hi" });
   }
   const error = ana.peer.last("error");
   assert.equal(error.code, "rate_limited");
   assert.equal(error.ref, "m4");
   assert.equal(error.retryAfterMs, 1000);
   t.advance(1000);
-  t.hub.receive(ana.peer.id, { type: "send", id: "m4", text: "hi" });
+  await t.hub.receive(ana.peer.id, { type: "send", id: "m4", text: "hi" });
   assert.equal(ana.peer.all("error").length, 1, "a token refilled after 1 s");
 });
 
 Deno.test("a resend of a stored message is not charged against the rate limit", async () => {
   const t = setup({ sendRate: { capacity: 1, refillPerSecond: 0.001 } });
-  const ana = t.join();
-  t.hub.receive(ana.peer.id, { type: "send", id: "once", text: "hi" });
+  const ana = await t.join();
+  await t.hub.receive(ana.peer.id, { type: "send", id: "once", text: "hi" });
   await Promise.resolve();
   for (let i = 0; i < 5; i++) {
-    t.hub.receive(ana.peer.id, { type: "send", id: "once", text: "hi" });
+    await t.hub.receive(ana.peer.id, { type: "send", id: "once", text: "hi" });
   }
   await Promise.resolve();
   assert.equal(ana.peer.all("error").length, 0);
 });
 
-Deno.test("a second rename within ten seconds is refused with rate_limited", () => {
+Deno.test("a second rename within ten seconds is refused with rate_limited", async () => {
   const t = setup();
-  const ana = t.join();
-  t.hub.receive(ana.peer.id, { type: "rename", name: "Ana" });
-  t.hub.receive(ana.peer.id, { type: "rename", name: "Ana B" });
+  const ana = await t.join();
+  await t.hub.receive(ana.peer.id, { type: "rename", name: "Ana" });
+  await t.hub.receive(ana.peer.id, { type: "rename", name: "Ana B" });
   const error = ana.peer.last("error");
   assert.equal(error.code, "rate_limited");
   assert.equal(error.ref, "rename");
   t.advance(10_000);
-  t.hub.receive(ana.peer.id, { type: "rename", name: "Ana B" });
+  await t.hub.receive(ana.peer.id, { type: "rename", name: "Ana B" });
   assert.equal(ana.peer.last("renamed").to, "Ana B");
 });
 
-Deno.test("a connection refused many times past the limit is closed with 1008", () => {
+Deno.test("a connection refused many times past the limit is closed with 1008", async () => {
   const t = setup({
     sendRate: { capacity: 1, refillPerSecond: 0.001 },
     abuseRate: { capacity: 5, refillPerSecond: 0.001 },
   });
-  const ana = t.join();
-  const bea = t.join();
+  const ana = await t.join();
+  const bea = await t.join();
   for (let i = 0; i < 10; i++) {
-    t.hub.receive(ana.peer.id, { type: "send", id: `s${i}`, text: "spam" });
+    await t.hub.receive(ana.peer.id, {
+      type: "send",
+      id: `s${i}`,
+      text: "spam",
+    });
   }
   assert.deepEqual(ana.peer.closes.map((c) => c.code), [1008]);
   assert.deepEqual(bea.peer.closes, [], "others unaffected");
 });
 
-Deno.test("a client whose welcome was lost can resume with the token it still has", () => {
+Deno.test("a client whose welcome was lost can resume with the token it still has", async () => {
   const t = setup();
-  const ana = t.join();
+  const ana = await t.join();
   t.hub.disconnect(ana.peer.id);
   // The resume succeeds on the server, but its welcome never arrives.
-  const lost = t.join({ resumeToken: ana.welcome.resumeToken });
+  const lost = await t.join({ resumeToken: ana.welcome.resumeToken });
   t.hub.disconnect(lost.peer.id);
-  const retry = t.join({ resumeToken: ana.welcome.resumeToken });
+  const retry = await t.join({ resumeToken: ana.welcome.resumeToken });
   assert.equal(retry.welcome.resumed, true);
   assert.equal(retry.welcome.you.id, ana.welcome.you.id);
 });
