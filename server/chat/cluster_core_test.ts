@@ -11,7 +11,12 @@ import {
   parseServerMessage,
   type ServerMessage,
 } from "../../protocol/messages.ts";
-import { LocalFanout } from "../fanout/fanout.ts";
+import {
+  type EventSubscriber,
+  type Fanout,
+  LocalFanout,
+  type RoomEvent,
+} from "../fanout/fanout.ts";
 import { MemoryStore } from "../store/memory_store.ts";
 import { type ClusterView, DEFAULTS, Hub } from "./hub.ts";
 import type { Peer } from "./peer.ts";
@@ -75,15 +80,39 @@ class FakeCluster implements ClusterView {
   }
 }
 
+/**
+ * One instance's way to the shared fan-out; cutting it is what a killed
+ * instance looks like to the others: it says nothing and hears nothing.
+ */
+class InstanceFanout implements Fanout {
+  cut = false;
+  #shared: LocalFanout;
+
+  constructor(shared: LocalFanout) {
+    this.#shared = shared;
+  }
+
+  publish(room: string, event: RoomEvent): void {
+    if (!this.cut) this.#shared.publish(room, event);
+  }
+
+  subscribe(room: string, subscriber: EventSubscriber): () => void {
+    return this.#shared.subscribe(room, (event) => {
+      if (!this.cut) subscriber(event);
+    });
+  }
+}
+
 function cluster(instances: string[]) {
   let now = 1_000_000;
   const store = new MemoryStore();
-  const fanout = new LocalFanout();
+  const shared = new LocalFanout();
+  const fanouts = instances.map(() => new InstanceFanout(shared));
   const first = new FakeCluster(instances[0] ?? "");
   const hubs = instances.map((instance, i) =>
     new Hub({
       store,
-      fanout,
+      fanout: fanouts[i]!,
       instance,
       cluster: i === 0 ? first : new FakeCluster(instance, first),
       now: () => now,
@@ -92,6 +121,11 @@ function cluster(instances: string[]) {
   return {
     hubs,
     views: first,
+    /** The instance stops, as with kill -9: silent, and seen as gone. */
+    kill(i: number) {
+      fanouts[i]!.cut = true;
+      first.down.add(instances[i] ?? "");
+    },
     advance(ms: number) {
       now += ms;
     },
@@ -181,7 +215,7 @@ Deno.test("a session resumes on another instance with its identity; the old conn
 });
 
 Deno.test("when an instance dies, one survivor announces its members' leave once, after the grace; a member who resumed elsewhere is not announced", async () => {
-  const { hubs: [one, two, three], views, advance } = cluster([
+  const { hubs: [one, two, three], views, advance, kill } = cluster([
     "one",
     "two",
     "three",
@@ -192,7 +226,7 @@ Deno.test("when an instance dies, one survivor announces its members' leave once
   const back = await join(one!);
   // Instance one dies (its connections vanish with it, unannounced); the
   // survivors learn it from its heartbeat.
-  views.down.add("one");
+  kill(0);
   await join(three!, {
     resumeToken: back.welcome.resumeToken,
     epoch: back.welcome.epoch,
@@ -213,4 +247,29 @@ Deno.test("when an instance dies, one survivor announces its members' leave once
   for (const { peer } of [watcher2, watcher3]) {
     assert.deepEqual(lefts(peer), [gone.welcome.you.id], "exactly one left");
   }
+});
+
+Deno.test("a session taken for gone by another instance while still connected is claimed back, and no leave is announced", async () => {
+  const { hubs: [one, two], views, advance } = cluster(["one", "two"]);
+  const watcher = await join(two!);
+  const ana = await join(one!);
+  // Instance two cannot see one's heartbeat for a while (one is fine).
+  views.down.add("one");
+  two!.sweep();
+  await settle();
+  views.down.delete("one");
+  for (let i = 0; i < 15; i++) {
+    advance(1_000);
+    two!.sweep();
+    one!.sweep();
+  }
+  await settle();
+  assert.deepEqual(lefts(watcher.peer), []);
+  await one!.receive(ana.peer.id, {
+    type: "send",
+    id: "a1",
+    text: "still here",
+  });
+  await settle();
+  assert.equal(watcher.peer.all("chat").at(-1)?.message.text, "still here");
 });

@@ -214,6 +214,12 @@ export class Room {
       });
       return;
     }
+    if (!state.connected && known.peer) {
+      // Another instance took this session for gone (it could not see this
+      // one's heartbeat for a while) but it is connected here: say so.
+      this.save(known);
+      return;
+    }
     if (state.connected && known.peer) {
       // Resumed on another instance: the newest connection wins.
       const peer = known.peer;

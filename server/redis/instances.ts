@@ -20,6 +20,12 @@ export class Instances {
   /** Last known state of the instances asked about. */
   #alive = new Map<string, boolean>();
   #timer: ReturnType<typeof setInterval> | undefined;
+  /**
+   * Since when this instance's own heartbeats have been succeeding. After
+   * Redis was away every key has expired; others are judged only once
+   * they have had time to renew theirs.
+   */
+  #upSince: number | null = null;
   #log: (message: string) => void;
 
   constructor(
@@ -53,14 +59,21 @@ export class Instances {
       await this.#link.run(HEARTBEAT, [this.#key(this.self)], [
         String(INSTANCE_TTL_MS),
       ]);
+      const now = Date.now();
+      this.#upSince ??= now;
+      if (now - this.#upSince < INSTANCE_TTL_MS + HEARTBEAT_MS) return;
+      // An instance found gone stays gone (ids are never reused): only
+      // those still believed up are asked about again.
+      const up = [...this.#alive].filter(([, alive]) => alive);
       await Promise.all(
-        [...this.#alive.keys()].map(async (instance) => {
+        up.map(async ([instance]) => {
           const alive = await this.#link.run(ALIVE, [this.#key(instance)], []);
           this.#alive.set(instance, Number(alive) === 1);
         }),
       );
     } catch (error) {
       // Redis is down: nobody's state is known better than before.
+      this.#upSince = null;
       this.#log(`heartbeat failed: ${error}`);
     }
   }
@@ -74,11 +87,6 @@ export class Instances {
     const known = this.#alive.get(instance);
     if (known === undefined) this.#alive.set(instance, true);
     return known ?? true;
-  }
-
-  /** Stops asking about an instance nobody depends on any more. */
-  forget(instance: string): void {
-    this.#alive.delete(instance);
   }
 
   /**
