@@ -1,7 +1,7 @@
 /**
  * Delivery of one room's events to the peers connected to this instance:
  * presence coalescing and batching of busy rooms. Pure logic: frames leave
- * only through `Peer.send`, time only through the injected clock and timer.
+ * only through the room's peers, time only through the injected clock and timer.
  * Events reach it from the store's log (chat messages) and from the fan-out
  * (everything else), whichever instance they started on.
  */
@@ -11,7 +11,6 @@ import {
   PRESENCE_LISTED,
   type ServerMessage,
 } from "../../protocol/messages.ts";
-import type { Peer } from "./peer.ts";
 
 /** How a room coalesces events into batch frames; null turns it off. */
 export interface Batching {
@@ -32,8 +31,12 @@ export interface Batching {
 
 /** What delivery needs to know of the room it serves. */
 export interface Audience {
-  /** The peers connected here. */
-  peers(): Iterable<Peer>;
+  /**
+   * Sends a frame to every peer connected here. A callback, not an
+   * iterable: this runs for every frame and every member, and a generator
+   * would allocate per member.
+   */
+  sendToPeers(frame: string): void;
   /** Sessions in the room (all instances): the fan-out a frame costs. */
   size(): number;
   /** Members listed as present, for presence summaries. */
@@ -185,7 +188,7 @@ export class RoomDelivery {
   }
 
   #toPeers(frame: string): void {
-    for (const peer of this.#audience.peers()) peer.send(frame);
+    this.#audience.sendToPeers(frame);
   }
 
   /** Nothing is waiting to go out. */

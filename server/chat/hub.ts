@@ -623,11 +623,11 @@ export class Hub {
     connection.joining = true;
     try {
       const room = await this.#room(normalizeRoomName(hello.room));
-      const release = room.hold();
+      room.hold();
       try {
         await this.#join(connection, room, hello);
       } finally {
-        release();
+        room.release();
       }
     } finally {
       connection.joining = false;
@@ -787,7 +787,8 @@ export class Hub {
     }
     // A message ends the typing notice on clients; let the next one through.
     session.lastTypingAt = -Infinity;
-    const release = room.hold();
+    room.hold();
+    // One `then` with both outcomes: this runs for every message.
     room.log.append({
       time: this.#now(),
       from: memberOf(session),
@@ -795,12 +796,20 @@ export class Hub {
       text: send.text,
     }).then(
       ({ message, duplicate }) => {
+        room.release();
         // Only new messages are charged: resends of stored ones cost nothing.
         if (duplicate) bucket.giveBack();
-        // The author may have reconnected meanwhile: ack on its current socket.
-        session.peer?.send(ackFrame(message));
+        try {
+          // The author may have reconnected meanwhile: ack on its current
+          // socket. Nothing here may throw out of the handler (an unhandled
+          // rejection would end the process).
+          session.peer?.send(ackFrame(message));
+        } catch (error) {
+          this.#log("warn", `acking a message failed: ${error}`);
+        }
       },
       (error: unknown) => {
+        room.release();
         bucket.giveBack();
         this.#log(
           "warn",
@@ -820,11 +829,7 @@ export class Hub {
           );
         }
       },
-    ).catch((error: unknown) => {
-      // Nothing above should throw; if it ever does, it must not end the
-      // process (an unhandled rejection would).
-      this.#log("warn", `after storing a message in ${room.name}: ${error}`);
-    }).finally(release);
+    );
   }
 
   /**

@@ -112,7 +112,7 @@ export class Room {
     this.#store = store;
     this.#fanout = fanout;
     this.#delivery = new RoomDelivery({
-      peers: () => this.#livePeers(),
+      sendToPeers: (frame) => this.#sendToPeers(frame),
       size: () => this.#sessions.size,
       online: () => this.listedCount(),
     }, batching);
@@ -121,9 +121,9 @@ export class Room {
     this.#unsubscribe = fanout.subscribe(name, (e) => this.#onEvent(e));
   }
 
-  *#livePeers(): Generator<Peer> {
+  #sendToPeers(frame: string): void {
     for (const session of this.#sessions.values()) {
-      if (session.live && session.peer) yield session.peer;
+      if (session.live) session.peer?.send(frame);
     }
   }
 
@@ -519,13 +519,13 @@ export class Room {
   }
 
   /** Keeps the room loaded while work for it is in progress. */
-  hold(): () => void {
+  hold(): void {
     this.#holds++;
-    let released = false;
-    return () => {
-      if (!released) this.#holds--;
-      released = true;
-    };
+  }
+
+  /** The work `hold` was for is done. */
+  release(): void {
+    this.#holds--;
   }
 
   /**

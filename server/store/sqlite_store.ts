@@ -99,7 +99,7 @@ function toMessage(row: Record<string, unknown>): ChatMessage {
 interface PendingAppend {
   log: SqliteRoomLog;
   message: ChatMessage;
-  resolve: () => void;
+  resolve: (appended: Appended) => void;
   reject: (error: unknown) => void;
 }
 
@@ -164,15 +164,15 @@ class SqliteRoomLog implements RoomLog {
       });
     }
     const message: ChatMessage = { seq: ++this.#lastSeq, ...draft };
-    const appended = this.#store.enqueue(this, message).then(() => ({
-      message,
-      epoch: this.epoch,
-      duplicate: false,
-    }));
+    // One promise per message: the hot path of every send.
+    const appended = this.#store.enqueue(this, message);
     this.#inFlight.set(key, appended);
-    const settled = () => this.#inFlight.delete(key);
-    appended.then(settled, settled);
     return appended;
+  }
+
+  /** The commit of `message` is decided (either way): resends are new. */
+  settled(message: ChatMessage): void {
+    this.#inFlight.delete(dedupeKey(message.from.id, message.clientId));
   }
 
   async find(
@@ -466,7 +466,7 @@ export class SqliteStore implements ChatStore {
     }
   }
 
-  enqueue(log: SqliteRoomLog, message: ChatMessage): Promise<void> {
+  enqueue(log: SqliteRoomLog, message: ChatMessage): Promise<Appended> {
     if (this.#closed) {
       return Promise.reject(new StoreError("The store is closed"));
     }
@@ -539,7 +539,10 @@ export class SqliteStore implements ChatStore {
         // the next commit rather than dropping them.
         for (const log of lastSeqs.keys()) log.rollBack();
         this.#sessionWrites.unshift(...sessionWrites);
-        for (const append of appends) append.reject(error);
+        for (const append of appends) {
+          append.log.settled(append.message);
+          append.reject(error);
+        }
         this.#wakeIdle();
         return;
       }
@@ -551,7 +554,10 @@ export class SqliteStore implements ChatStore {
       }
       for (const [log, messages] of byLog) log.committed(messages);
       for (const [log, oldest] of prunedTo) log.oldestSeq = oldest;
-      for (const append of appends) append.resolve();
+      for (const { log, message, resolve } of appends) {
+        log.settled(message);
+        resolve({ message, epoch: log.epoch, duplicate: false });
+      }
       for (const [log, messages] of byLog) log.tell(messages);
     }
     this.#wakeIdle();
