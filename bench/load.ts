@@ -300,7 +300,10 @@ class Generator {
 
   #open(): Client {
     const index = this.#nextIndex++;
-    const socket = new WebSocket(this.options.url);
+    // Several URLs (comma-separated): clients take them in turn, so with
+    // instances of one cluster senders and receivers are on each.
+    const urls = this.options.url.split(",");
+    const socket = new WebSocket(urls[index % urls.length] ?? "");
     let resolveReady = () => {};
     let rejectReady = (_: Error) => {};
     const whenReady = new Promise<void>((resolve, reject) => {

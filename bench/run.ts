@@ -5,6 +5,14 @@
  *   baseline     bench/baseline_server.ts, the smallest Deno broadcast loop
  *   chat+sqlite  server.ts with its default durable store in a temp --data dir
  *   chat+memory  server.ts --db :memory:
+ *   chat+redis   server.ts --redis, on a redis-server started for the run
+ *                (appendonly yes, appendfsync everysec: Redis's usual
+ *                durable setting), pinned to the server's CPU
+ *   2×chat+redis two instances on that Redis, the generator's clients taken
+ *                in turn by each, so most deliveries cross instances; CPU
+ *                and RSS are the two instances' sums
+ *   The Redis variants run scenarios A, C and D (not B and E) and also
+ *   report redis-server's own CPU; their ratios are to chat+sqlite.
  *
  * The chat runs with its real defaults; only the per-user send rate and the
  * connection caps are raised by flags, since every bench client is one user
@@ -32,7 +40,7 @@
  * sessions' own, not the garbage of a 5,000-person join.
  *
  *   deno run --allow-all bench/run.ts [--quick] [--scenario A[,B…]]
- *     [--variant baseline,sqlite,memory] [--json FILE]
+ *     [--variant baseline,sqlite,memory,redis,redis2] [--json FILE]
  */
 
 import { parseArgs } from "node:util";
@@ -47,14 +55,19 @@ import type {
 const ROOT = new URL("../", import.meta.url).pathname;
 const DENO = Deno.execPath();
 
-type VariantKey = "baseline" | "sqlite" | "memory";
+type VariantKey = "baseline" | "sqlite" | "memory" | "redis" | "redis2";
 type ScenarioKey = "A" | "B" | "C" | "D" | "E";
 
 const VARIANTS: Record<VariantKey, { label: string; mode: Mode }> = {
   baseline: { label: "baseline", mode: "raw" },
   sqlite: { label: "chat+sqlite", mode: "chat" },
   memory: { label: "chat+memory", mode: "chat" },
+  redis: { label: "chat+redis", mode: "chat" },
+  redis2: { label: "2×chat+redis", mode: "chat" },
 };
+/** Variants on Redis: run only these scenarios, compared with SQLite. */
+const REDIS_VARIANTS: ReadonlySet<VariantKey> = new Set(["redis", "redis2"]);
+const REDIS_SCENARIOS: ReadonlySet<ScenarioKey> = new Set(["A", "C", "D"]);
 const VARIANT_KEYS = Object.keys(VARIANTS) as VariantKey[];
 const SCENARIO_KEYS: ScenarioKey[] = ["A", "B", "C", "D", "E"];
 
@@ -194,8 +207,10 @@ function readCpus(): { busy: number; total: number }[] {
 
 interface Measured<T> {
   value: T;
-  /** Mean CPU% of the server over the call. */
+  /** Mean CPU% of the server (the instances' sum) over the call. */
   cpuPct: number;
+  /** Mean CPU% of redis-server, for the Redis variants (else NaN). */
+  redisCpuPct: number;
   /**
    * How busy CPU 0 and CPU 1 were in all (processes, kernel and softirq
    * work, and anything else running on the machine), in %.
@@ -209,20 +224,26 @@ interface Measured<T> {
  * fresh server, so its VmHWM is the scenario's peak RSS.)
  */
 async function measure<T>(
-  pid: number,
+  server: Server,
   fn: () => Promise<T>,
 ): Promise<Measured<T>> {
-  const first = readProc(pid);
+  const redisPid = server.redis?.pid;
+  const first = server.sample();
+  const redis0 = redisPid === undefined ? null : readProc(redisPid);
   const cpus0 = readCpus();
   const t0 = performance.now();
   const value = await fn();
-  const last = readProc(pid);
+  const last = server.sample();
+  const redis1 = redisPid === undefined ? null : readProc(redisPid);
   const cpus1 = readCpus();
   const wallS = (performance.now() - t0) / 1000;
   return {
     value,
     cpuPct: first && last && wallS > 0
       ? ((last.cpuS - first.cpuS) / wallS) * 100
+      : NaN,
+    redisCpuPct: redis0 && redis1 && wallS > 0
+      ? ((redis1.cpuS - redis0.cpuS) / wallS) * 100
       : NaN,
     coreBusyPct: [0, 1].map((i) => {
       const a = cpus0[i];
@@ -302,54 +323,151 @@ function spawn(prefix: string[], args: string[], stdin: boolean) {
   }).spawn();
 }
 
+/**
+ * The server under test: one process, or the instances of a cluster and
+ * their redis-server. CPU and memory figures are the instances' sums;
+ * Redis's CPU is reported on its own.
+ */
 class Server {
-  readonly child: Deno.ChildProcess;
-  readonly port: number;
+  readonly children: Deno.ChildProcess[];
+  readonly ports: number[];
   readonly tail: string[] = [];
+  readonly redis: Deno.ChildProcess | null;
 
-  constructor(child: Deno.ChildProcess, port: number) {
-    this.child = child;
-    this.port = port;
-    drain(child.stdout, this.tail);
-    drain(child.stderr, this.tail);
+  constructor(
+    children: Deno.ChildProcess[],
+    ports: number[],
+    redis: Deno.ChildProcess | null = null,
+  ) {
+    this.children = children;
+    this.ports = ports;
+    this.redis = redis;
+    for (const child of [...children, ...(redis ? [redis] : [])]) {
+      drain(child.stdout, this.tail);
+      drain(child.stderr, this.tail);
+    }
   }
 
-  get pid(): number {
-    return this.child.pid;
+  get pids(): number[] {
+    return this.children.map((c) => c.pid);
   }
 
   get url(): string {
-    return `ws://127.0.0.1:${this.port}/`;
+    return this.ports.map((port) => `ws://127.0.0.1:${port}/`).join(",");
   }
 
-  /** Waits (bounded) until the server answers HTTP. */
+  /** Waits (bounded) until every instance answers HTTP. */
   async ready(): Promise<void> {
     const deadline = performance.now() + 30_000;
-    while (performance.now() < deadline) {
-      try {
-        const response = await fetch(`http://127.0.0.1:${this.port}/healthz`);
-        await response.body?.cancel();
-        return;
-      } catch {
-        await sleep(100);
+    for (const port of this.ports) {
+      while (true) {
+        try {
+          const response = await fetch(`http://127.0.0.1:${port}/healthz`);
+          await response.body?.cancel();
+          break;
+        } catch {
+          if (performance.now() > deadline) {
+            throw new Error(`Server did not start:\n${this.tail.join("\n")}`);
+          }
+          await sleep(100);
+        }
       }
     }
-    throw new Error(`Server did not start:\n${this.tail.join("\n")}`);
   }
 
+  /** The instances' figures, summed. */
   sample(): ProcSample | null {
-    return readProc(this.pid);
+    const samples = this.pids.map(readProc);
+    if (samples.some((s) => s === null)) return null;
+    return samples.reduce<ProcSample>((sum, s) => ({
+      cpuS: sum.cpuS + (s?.cpuS ?? 0),
+      rssKb: sum.rssKb + (s?.rssKb ?? 0),
+      hwmKb: sum.hwmKb + (s?.hwmKb ?? 0),
+    }), { cpuS: 0, rssKb: 0, hwmKb: 0 });
   }
 
   async stop(): Promise<void> {
-    try {
-      this.child.kill("SIGTERM");
-    } catch {
-      // Already gone.
+    for (const child of this.children) {
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // Already gone.
+      }
     }
-    await exitOrKill(this.child, 5000);
+    for (const child of this.children) await exitOrKill(child, 5000);
+    if (this.redis) {
+      try {
+        this.redis.kill("SIGTERM");
+      } catch {
+        // Already gone.
+      }
+      await exitOrKill(this.redis, 5000);
+    }
   }
 }
+
+/** A redis-server for one scenario, in the temp root, on the server's CPU. */
+async function startRedisServer(
+  pins: Pinning,
+  tempRoot: string,
+): Promise<{ child: Deno.ChildProcess; url: string }> {
+  const port = freePort();
+  const dir = await Deno.makeTempDir({ dir: tempRoot, prefix: "redis-" });
+  const [command, ...rest] = [
+    ...pins.server,
+    "redis-server",
+    "--port",
+    String(port),
+    "--bind",
+    "127.0.0.1",
+    "--dir",
+    dir,
+    "--save",
+    "",
+    "--appendonly",
+    "yes",
+    "--appendfsync",
+    "everysec",
+    "--loglevel",
+    "warning",
+  ];
+  const child = new Deno.Command(command!, {
+    args: rest,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const deadline = performance.now() + 10_000;
+  while (true) {
+    try {
+      const connection = await Deno.connect({ hostname: "127.0.0.1", port });
+      connection.close();
+      break;
+    } catch {
+      if (performance.now() > deadline) {
+        try {
+          child.kill("SIGKILL");
+        } catch {
+          // Already gone.
+        }
+        throw new Error("redis-server did not start (is it installed?)");
+      }
+      await sleep(50);
+    }
+  }
+  return { child, url: `redis://127.0.0.1:${port}` };
+}
+
+/** The chat's flags for a bench run: one address, one user per client. */
+const CHAT_LIMITS = [
+  "--send-rate",
+  "1000000",
+  "--send-burst",
+  "1000000",
+  "--max-per-address",
+  "100000",
+  "--max-connections",
+  "100000",
+];
 
 async function startServer(
   variant: VariantKey,
@@ -357,43 +475,64 @@ async function startServer(
   tempRoot: string,
   options: { joinNotice?: boolean } = {},
 ): Promise<Server> {
-  const port = freePort();
-  let args: string[];
+  const chatArgs = (port: number, store: string[], read: string) => [
+    "run",
+    "--allow-net=127.0.0.1",
+    `--allow-env=PORT,HOST,LOG_LEVEL,REDIS_URL`,
+    `--allow-read=${read}`,
+    `--allow-write=${read}`,
+    "server.ts",
+    "--host",
+    "127.0.0.1",
+    "--port",
+    String(port),
+    ...store,
+    ...CHAT_LIMITS,
+  ];
+  let server: Server;
   if (variant === "baseline") {
-    args = [
-      "run",
-      "--allow-net=127.0.0.1",
-      "bench/baseline_server.ts",
-      "--port",
-      String(port),
-      ...(options.joinNotice ? ["--join-notice"] : []),
-    ];
+    const port = freePort();
+    server = new Server([
+      spawn(pins.server, [
+        "run",
+        "--allow-net=127.0.0.1",
+        "bench/baseline_server.ts",
+        "--port",
+        String(port),
+        ...(options.joinNotice ? ["--join-notice"] : []),
+      ], false),
+    ], [port]);
+  } else if (REDIS_VARIANTS.has(variant)) {
+    const redis = await startRedisServer(pins, tempRoot);
+    const ports = variant === "redis2"
+      ? [freePort(), freePort()]
+      : [freePort()];
+    server = new Server(
+      ports.map((port) =>
+        spawn(
+          pins.server,
+          chatArgs(port, ["--redis", redis.url], tempRoot),
+          false,
+        )
+      ),
+      ports,
+      redis.child,
+    );
   } else {
     const dataDir = await Deno.makeTempDir({ dir: tempRoot, prefix: "data-" });
-    args = [
-      "run",
-      "--allow-net=127.0.0.1",
-      "--allow-env=PORT,HOST,LOG_LEVEL",
-      `--allow-read=${dataDir}`,
-      `--allow-write=${dataDir}`,
-      "server.ts",
-      "--host",
-      "127.0.0.1",
-      "--port",
-      String(port),
-      ...(variant === "memory" ? ["--db", ":memory:"] : ["--data", dataDir]),
-      // One user per client may send this fast; one address opens them all.
-      "--send-rate",
-      "1000000",
-      "--send-burst",
-      "1000000",
-      "--max-per-address",
-      "100000",
-      "--max-connections",
-      "100000",
-    ];
+    const port = freePort();
+    server = new Server([
+      spawn(
+        pins.server,
+        chatArgs(
+          port,
+          variant === "memory" ? ["--db", ":memory:"] : ["--data", dataDir],
+          dataDir,
+        ),
+        false,
+      ),
+    ], [port]);
   }
-  const server = new Server(spawn(pins.server, args, false), port);
   try {
     await server.ready();
   } catch (error) {
@@ -499,6 +638,7 @@ interface ThroughputResult {
   connect: ConnectReport;
   send: SendReport;
   serverCpuPct: number;
+  redisCpuPct: number;
   coreBusyPct: number[];
   serverPeakRssMb: number;
 }
@@ -527,6 +667,7 @@ interface SearchStep {
   refused: number;
   deliveriesPerSec: number;
   serverCpuPct: number;
+  redisCpuPct: number;
   generatorCpuPct: number;
   coreBusyPct: number[];
 }
@@ -595,7 +736,7 @@ function throughput(
       120_000,
     );
     const measured = await measure(
-      server.pid,
+      server,
       () =>
         generator.request<SendReport>({
           cmd: "send",
@@ -608,6 +749,7 @@ function throughput(
       connect,
       send: measured.value,
       serverCpuPct: measured.cpuPct,
+      redisCpuPct: measured.redisCpuPct,
       coreBusyPct: measured.coreBusyPct,
       serverPeakRssMb: (server.sample()?.hwmKb ?? 0) / 1024,
     };
@@ -713,7 +855,7 @@ function search(
         30_000,
       );
       const measured = await measure(
-        server.pid,
+        server,
         () =>
           generator.request<SendReport>({
             cmd: "send",
@@ -735,6 +877,7 @@ function search(
         refused: send.refused,
         deliveriesPerSec: send.deliveriesPerSec,
         serverCpuPct: measured.cpuPct,
+        redisCpuPct: measured.redisCpuPct,
         generatorCpuPct: send.generatorCpuPct,
         coreBusyPct: measured.coreBusyPct,
       };
@@ -797,7 +940,7 @@ function storm(
 ): (server: Server, generator: LoadGenerator) => Promise<StormResult> {
   return async (server, generator) => {
     const measured = await measure(
-      server.pid,
+      server,
       () =>
         generator.request<StormReport>({
           cmd: "storm",
@@ -909,6 +1052,11 @@ function throughputRows(): Row[] {
     { label: "frames received", get: (r) => data(r)?.send.frames, digits: 0 },
     ...LATENCY_ROWS((r) => data(r)?.send.latencyMs),
     { label: "server CPU % (mean)", get: (r) => data(r)?.serverCpuPct },
+    {
+      label: "redis-server CPU %",
+      get: (r) => data(r)?.redisCpuPct,
+      noRatio: true,
+    },
     { label: "server peak RSS (MB)", get: (r) => data(r)?.serverPeakRssMb },
     {
       label: "generator CPU %",
@@ -974,6 +1122,11 @@ function searchRows(plan: Plan["D"]): Row[] {
     {
       label: "server CPU % at that rate",
       get: (r) => data(r)?.best?.serverCpuPct,
+    },
+    {
+      label: "redis-server CPU % at that rate",
+      get: (r) => data(r)?.best?.redisCpuPct,
+      noRatio: true,
     },
     {
       label: "generator CPU % at that rate",
@@ -1054,12 +1207,14 @@ function table(
   results: Partial<Record<VariantKey, Result | { error: string }>>,
   variants: VariantKey[],
 ): string {
+  // Variants that did not run this scenario get no column.
+  variants = variants.filter((v) => results[v] !== undefined);
   const lines: string[][] = [["", ...variants.map((v) => VARIANTS[v].label)]];
+  const valueOf = (variant: VariantKey, row: Row) => {
+    const result = results[variant];
+    return result && "scenario" in result ? row.get(result) : undefined;
+  };
   for (const row of rows) {
-    const baseResult = results.baseline;
-    const base = baseResult && "scenario" in baseResult
-      ? row.get(baseResult)
-      : undefined;
     lines.push([
       row.label,
       ...variants.map((variant) => {
@@ -1069,6 +1224,11 @@ function table(
         const value = row.get(result);
         if (value === undefined) return "–";
         const text = fmt(value, row.digits ?? 1);
+        // Redis modes are compared with the single process they replace.
+        const base = valueOf(
+          REDIS_VARIANTS.has(variant) ? "sqlite" : "baseline",
+          row,
+        );
         return variant === "baseline" || row.noRatio || base === undefined
           ? text
           : `${text}${ratio(value, base)}`;
@@ -1221,7 +1381,7 @@ async function main(): Promise<void> {
   if (values.help) {
     console.log(
       "Usage: deno task bench [--quick] [--scenario A,B,C,D,E] " +
-        "[--variant baseline,sqlite,memory] [--json FILE]",
+        "[--variant baseline,sqlite,memory,redis,redis2] [--json FILE]",
     );
     return;
   }
@@ -1260,6 +1420,9 @@ async function main(): Promise<void> {
         {};
       results[scenario] = byVariant;
       for (const variant of variants) {
+        if (REDIS_VARIANTS.has(variant) && !REDIS_SCENARIOS.has(scenario)) {
+          continue;
+        }
         const label = VARIANTS[variant].label.padEnd(12);
         const t0 = performance.now();
         try {
@@ -1367,7 +1530,7 @@ async function main(): Promise<void> {
     [
       "",
       ...header,
-      "Ratios are chat ÷ baseline (for latency, CPU and memory lower is better; for rates higher is better).",
+      "Ratios are chat ÷ baseline, and Redis modes ÷ chat+sqlite (for latency, CPU and memory lower is better; for rates higher is better).",
       "",
       sections.join("\n\n"),
       ...(failures.length ? ["", "Failures:", ...failures] : []),
