@@ -85,7 +85,7 @@ async function rig(peerCount: number, batchWindowMs = 0): Promise<Rig> {
   );
   for (const peer of peers) {
     hub.connect(peer);
-    hub.receive(peer.id, { type: "hello", room: "bench" });
+    await hub.receive(peer.id, { type: "hello", room: "bench" });
   }
   await settle();
   timers.splice(0).forEach((flush) => flush());

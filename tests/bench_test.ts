@@ -6,6 +6,10 @@
 
 import assert from "node:assert/strict";
 import type { SendReport } from "../bench/load.ts";
+import { Hub } from "../server/chat/hub.ts";
+import { LocalFanout } from "../server/fanout/fanout.ts";
+import { createHandler } from "../server/http.ts";
+import { MemoryStore } from "../server/store/memory_store.ts";
 import { startServer } from "./helpers.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
@@ -120,5 +124,54 @@ Deno.test("the generator counts every raw echo from the baseline server", async 
   } finally {
     baseline.kill();
     await baseline.status;
+  }
+});
+
+Deno.test("with several URLs the generator spreads its clients over them and still counts every delivery", async () => {
+  // Two hubs sharing one store and one fan-out: one chat on two ports, as
+  // instances on one Redis are.
+  const store = new MemoryStore();
+  const fanout = new LocalFanout();
+  const joined = [0, 0];
+  const servers = [0, 1].map((i) => {
+    const hub = new Hub({
+      store,
+      fanout,
+      sendRate: { capacity: 1_000_000, refillPerSecond: 1_000_000 },
+      log: (_level, message) => {
+        if (message.startsWith("joined ")) joined[i]!++;
+      },
+    });
+    const controller = new AbortController();
+    const server = Deno.serve(
+      { port: 0, hostname: "127.0.0.1", signal: controller.signal },
+      createHandler({ hub, maxConnectionsPerAddress: 10_000 }),
+    );
+    return { hub, controller, server };
+  });
+  try {
+    const clients = 20;
+    const report = await runGenerator([
+      "--url",
+      servers.map((s) => `ws://127.0.0.1:${s.server.addr.port}/`).join(","),
+      "--mode",
+      "chat",
+      "--clients",
+      String(clients),
+      "--senders",
+      "4",
+      "--rate",
+      "200",
+      "--duration",
+      "1",
+    ]);
+    assertAllCounted(report, clients);
+    assert.deepEqual(joined, [clients / 2, clients / 2]);
+  } finally {
+    for (const { hub, controller, server } of servers) {
+      hub.closeAll(1001, "test over");
+      controller.abort();
+      await server.finished;
+    }
   }
 });
