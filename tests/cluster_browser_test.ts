@@ -265,6 +265,65 @@ if (clusterReady) {
       await waitForConnection(ana, "open");
     },
   );
+
+  browserTest(
+    "while Redis is down a message shows as sending, then goes out once when Redis is back",
+    async (t) => {
+      const redis = await startRedis({ appendonly: true });
+      t.defer(() => redis.stop());
+      const process = spawnChat(
+        ...serverCommand([
+          "--port",
+          "0",
+          "--host",
+          "127.0.0.1",
+          "--redis",
+          redis.url,
+        ]),
+      );
+      t.defer(() => process.stop("SIGKILL"));
+      const url = `http://127.0.0.1:${await process.port}/r/outage`;
+      const ana = await t.openChat(url, ENGLISH);
+      const bea = await t.openChat(url, ENGLISH);
+      await send(ana, "before the outage");
+      await waitForMessage(bea, "before the outage");
+
+      await redis.kill("SIGKILL");
+      const during = "typed while Redis was down";
+      await send(ana, during);
+      await waitFor(
+        ana,
+        "the message to show as sending",
+        (shown) =>
+          shown.messages.some((m) => m.text === during && m.pending && m.own),
+      );
+      // Long enough for the page to have been refused and to retry.
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      assert.ok(
+        (await snapshot(ana)).messages.some((m) =>
+          m.text === during && m.pending
+        ),
+        "still sending, not failed",
+      );
+      await redis.restart();
+      await waitFor(
+        ana,
+        "the message to be sent",
+        (shown) => shown.messages.some((m) => m.text === during && !m.pending),
+        15_000,
+      );
+      await waitForMessage(bea, during);
+      await send(bea, "a fence");
+      await waitForMessage(ana, "a fence");
+      for (const page of [ana, bea]) {
+        assert.deepEqual(await shownTexts(page), [
+          "before the outage",
+          during,
+          "a fence",
+        ]);
+      }
+    },
+  );
 } else {
   Deno.test({
     name: "cluster browser tests (need redis-server and nginx)",
