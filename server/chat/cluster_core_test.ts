@@ -121,6 +121,10 @@ function cluster(instances: string[]) {
   return {
     hubs,
     views: first,
+    /** Cuts (or restores) one instance's events, without it being gone. */
+    deafen(i: number, cut: boolean) {
+      fanouts[i]!.cut = cut;
+    },
     /** The instance stops, as with kill -9: silent, and seen as gone. */
     kill(i: number) {
       fanouts[i]!.cut = true;
@@ -272,4 +276,21 @@ Deno.test("a session taken for gone by another instance while still connected is
   });
   await settle();
   assert.equal(watcher.peer.all("chat").at(-1)?.message.text, "still here");
+});
+
+Deno.test("a token issued by an instance this one has not heard from yet is found in the store", async () => {
+  const { hubs: [one, two], deafen } = cluster(["one", "two"]);
+  const bea = await join(two!);
+  deafen(1, true);
+  const ana = await join(one!);
+  deafen(1, false);
+  const again = await join(two!, {
+    resumeToken: ana.welcome.resumeToken,
+    epoch: ana.welcome.epoch,
+    lastSeq: 0,
+  });
+  assert.equal(again.welcome.resumed, true);
+  assert.deepEqual(again.welcome.you, ana.welcome.you);
+  assert.deepEqual(ana.peer.closes, [CLOSE_CODES.replaced]);
+  assert.ok(bea.welcome.members.length >= 1);
 });

@@ -645,9 +645,16 @@ export class Hub {
     const usedHash = hello.resumeToken === undefined
       ? undefined
       : hashToken(hello.resumeToken);
-    const previous = usedHash === undefined
+    let previous = usedHash === undefined
       ? undefined
       : room.findByTokenHash(usedHash);
+    if (usedHash !== undefined && !previous) {
+      // Not known here (yet): another instance may have issued it a moment
+      // ago. The store has every session; read them again.
+      await room.restoreSessions(now, this.#resumeWindowMs);
+      if (!this.#connections.has(connection.peer.id)) return;
+      previous = room.findByTokenHash(usedHash);
+    }
     const resumable = previous && (previous.peer || now < previous.expiresAt);
 
     // The session is claimed before any wait, so a second connection with

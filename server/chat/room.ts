@@ -177,8 +177,11 @@ export class Room {
 
   /** Reads what the room needs before its first welcome. */
   async load(now: number, resumeWindowMs: number): Promise<void> {
-    await this.restoreSessions(now, resumeWindowMs);
+    // The read waits until this instance hears the room's channel (in a
+    // cluster), so a session changed after the sessions are read below is
+    // heard of, and one changed before is in what is read.
     const { epoch, lastSeq } = await this.log.read({ recent: 0 });
+    await this.restoreSessions(now, resumeWindowMs);
     this.#epoch ??= epoch;
     if (epoch === this.#epoch) {
       this.#deliveredSeq = Math.max(this.#deliveredSeq, lastSeq);
@@ -262,8 +265,13 @@ export class Room {
       const known = this.#sessions.get(record.userId);
       if (known) {
         // Two records: the current token and the one before it.
-        known.previousTokenHash = record.tokenHash;
-        this.#byTokenHash.set(record.tokenHash, known);
+        if (
+          !this.#byTokenHash.has(record.tokenHash) &&
+          known.previousTokenHash === null
+        ) {
+          known.previousTokenHash = record.tokenHash;
+          this.#byTokenHash.set(record.tokenHash, known);
+        }
         continue;
       }
       // Connected to another instance of a cluster: that one owns it.
