@@ -10,7 +10,7 @@ import type { ChatMessage } from "../protocol/messages.ts";
 import { RedisLink } from "../server/redis/link.ts";
 import { RedisStore } from "../server/redis/redis_store.ts";
 import { RoomChannels } from "../server/redis/room_channels.ts";
-import { type ChatProcess, serverCommand, spawnChat } from "./process.ts";
+import { type ChatInstance, startChatInstances } from "./process.ts";
 import { redisAvailable, startRedis } from "./redis_process.ts";
 import { ResilientClient } from "./resilient_client.ts";
 
@@ -24,21 +24,14 @@ if (ignore) {
 /** The per-user limits are not what these tests are about. */
 const FAST_SENDS = ["--send-rate", "1000", "--send-burst", "1000"];
 
-interface Instance {
-  process: ChatProcess;
-  port: number;
-  wsUrl: string;
-}
+type Instance = ChatInstance;
 
 async function startInstance(
   redisUrl: string,
   args: string[] = [],
 ): Promise<Instance> {
-  const process = spawnChat(
-    ...serverCommand(["--port", "0", "--redis", redisUrl, ...args]),
-  );
-  const port = await process.port;
-  return { process, port, wsUrl: `ws://127.0.0.1:${port}/ws` };
+  const [instance] = await startChatInstances(redisUrl, 1, args);
+  return instance!;
 }
 
 /** Everything stored in a room, read straight from Redis. */

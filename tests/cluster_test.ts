@@ -6,7 +6,13 @@
 
 import assert from "node:assert/strict";
 import { TestClient } from "./helpers.ts";
-import { type ChatProcess, serverCommand, spawnChat } from "./process.ts";
+import {
+  type ChatInstance,
+  type ChatProcess,
+  serverCommand,
+  spawnChat,
+  startChatInstances,
+} from "./process.ts";
 import { freePort, redisAvailable, startRedis } from "./redis_process.ts";
 import { ResilientClient } from "./resilient_client.ts";
 
@@ -20,26 +26,14 @@ if (ignore) {
 const FAST_SENDS = ["--send-rate", "1000", "--send-burst", "1000"];
 const SOCKETS = { ignore, sanitizeOps: false, sanitizeResources: false };
 
-interface Instance {
-  process: ChatProcess;
-  port: number;
-  wsUrl: string;
-}
+type Instance = ChatInstance;
 
-async function startInstances(
+function startInstances(
   redisUrl: string,
   count: number,
   args: string[] = FAST_SENDS,
 ): Promise<Instance[]> {
-  const instances: Instance[] = [];
-  for (let i = 0; i < count; i++) {
-    const process = spawnChat(
-      ...serverCommand(["--port", "0", "--redis", redisUrl, ...args]),
-    );
-    const port = await process.port;
-    instances.push({ process, port, wsUrl: `ws://127.0.0.1:${port}/ws` });
-  }
-  return instances;
+  return startChatInstances(redisUrl, count, args);
 }
 
 async function stopAll(instances: Instance[]): Promise<void> {

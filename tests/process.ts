@@ -96,3 +96,30 @@ export async function finished(
   await new Promise((resolve) => setTimeout(resolve, 50));
   return { status, output: chat.output() };
 }
+
+/** A chat instance of a cluster, started as the user would. */
+export interface ChatInstance {
+  process: ChatProcess;
+  port: number;
+  wsUrl: string;
+}
+
+/**
+ * Starts `count` instances of the chat on one Redis (`server.ts --redis`),
+ * each on a free port with its own temporary data directory.
+ */
+export async function startChatInstances(
+  redisUrl: string,
+  count: number,
+  args: string[] = [],
+): Promise<ChatInstance[]> {
+  const instances: ChatInstance[] = [];
+  for (let i = 0; i < count; i++) {
+    const process = spawnChat(
+      ...serverCommand(["--port", "0", "--redis", redisUrl, ...args]),
+    );
+    const port = await process.port;
+    instances.push({ process, port, wsUrl: `ws://127.0.0.1:${port}/ws` });
+  }
+  return instances;
+}
