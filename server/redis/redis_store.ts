@@ -35,6 +35,8 @@ import {
 
 /** Messages fetched per round trip when filling a gap. */
 const FILL_BATCH = 1_000;
+/** The second look for missed messages after a reconnect. */
+const REFILL_AFTER_READY_MS = 1_000;
 
 function parseMessage(json: unknown): ChatMessage {
   return JSON.parse(String(json)) as ChatMessage;
@@ -84,7 +86,13 @@ class LogTail {
       (payload) => this.#heard(payload),
     );
     this.#stop = stop;
-    this.#stopReady = this.#log.link.onReady(() => this.#fill());
+    this.#stopReady = this.#log.link.onReady(() => {
+      this.#fill();
+      // node-redis may resubscribe just after "ready": what was published
+      // in between shows up as a gap only when the next message comes, so
+      // look once more a moment later, for a room that has gone quiet.
+      setTimeout(() => this.#fill(), REFILL_AFTER_READY_MS);
+    });
     this.ready = ready.then(async () => {
       try {
         const { epoch, lastSeq } = await this.#log.read({ recent: 0 }, false);

@@ -53,9 +53,19 @@ export class RoomChannels {
       };
       const ready = this.#link.subscribe(this.channel(room), channelListener)
         .catch((error) => {
-          // node-redis resubscribes when the connection is back; the log's
-          // catch-up on "ready" fills what was missed meanwhile.
+          // Redis is away: subscribe again once it is back (the log's
+          // catch-up on "ready" fills what was missed meanwhile).
           this.#log(`subscribing to room ${room} failed: ${error}`);
+          const stopWaiting = this.#link.onReady(() => {
+            stopWaiting();
+            if (this.#subscriptions.get(room)?.listener !== channelListener) {
+              return;
+            }
+            this.#link.subscribe(this.channel(room), channelListener).catch(
+              (error) =>
+                this.#log(`subscribing to room ${room} failed: ${error}`),
+            );
+          });
         });
       subscription = { listeners, ready, listener: channelListener };
       this.#subscriptions.set(room, subscription);
