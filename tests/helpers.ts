@@ -140,6 +140,34 @@ export class TestClient {
     }
   }
 
+  /**
+   * Resolves once `test` holds, checking after each frame; rejects after
+   * `timeoutMs` or when the socket closes first. Consumes nothing.
+   */
+  async until(
+    test: () => boolean,
+    what: string,
+    timeoutMs = 3000,
+  ): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!test()) {
+      const left = deadline - Date.now();
+      if (left <= 0 || this.socket.readyState === WebSocket.CLOSED) {
+        throw new Error(
+          `Not ${what} within ${timeoutMs} ms; received: ${
+            JSON.stringify(this.received.slice(-5))
+          }`,
+        );
+      }
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await new Promise<void>((resolve) => {
+        this.#waiters.push(resolve);
+        timer = setTimeout(resolve, left);
+      });
+      clearTimeout(timer);
+    }
+  }
+
   /** All messages of `type` received so far, consumed or not. */
   all<T extends ServerMessage["type"]>(type: T): Of<T>[] {
     return this.received.filter((m): m is Of<T> => m.type === type);

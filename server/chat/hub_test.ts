@@ -119,82 +119,97 @@ async function settle(): Promise<void> {
   for (let i = 0; i < 10; i++) await Promise.resolve();
 }
 
+/** An append a `SlowLog` holds until the test decides its commit. */
+interface HeldAppend {
+  key: string;
+  draft: MessageDraft;
+  resolve: (appended: Appended) => void;
+  reject: (error: unknown) => void;
+}
+
 /**
- * A room log like a durable store's: an append is committed only when the
- * test says so, and only committed messages can be read, found or followed.
- * A failed commit stores nothing and gives its seqs back, as SQLite does.
+ * A room log like a durable store's, around a memory log: an append reaches
+ * the memory log (which numbers and stores it) only when the test calls
+ * `release`, and followers hear of it only after that commit, once the
+ * append has settled. A failed commit stores nothing, so its seqs are handed
+ * out again, as SQLite does. Like the real stores, a resend while the first
+ * copy is in flight gets that copy, as a duplicate, when it commits.
  */
 class SlowLog implements RoomLog {
-  #epoch: string;
-  #committed: ChatMessage[] = [];
-  #lastSeq = 0;
+  #inner: RoomLog;
   #inFlight = new Map<string, Promise<Appended>>();
-  #waiting: { message: ChatMessage; settle: (ok: boolean) => void }[] = [];
+  #held: HeldAppend[] = [];
   #followers = new Followers();
 
-  constructor(epoch: string) {
-    this.#epoch = epoch;
+  constructor(inner: RoomLog) {
+    this.#inner = inner;
   }
 
   append(draft: MessageDraft): Promise<Appended> {
     const key = dedupeKey(draft.from.id, draft.clientId);
     const inFlight = this.#inFlight.get(key);
     if (inFlight) return inFlight.then((a) => ({ ...a, duplicate: true }));
-    const stored = this.#committed.find((m) =>
-      m.from.id === draft.from.id && m.clientId === draft.clientId
-    );
-    if (stored) {
-      return Promise.resolve({
-        message: stored,
-        epoch: this.#epoch,
-        duplicate: true,
-      });
-    }
-    const message: ChatMessage = { seq: ++this.#lastSeq, ...draft };
     const appended = new Promise<Appended>((resolve, reject) => {
-      this.#waiting.push({
-        message,
-        settle: (ok) => {
-          this.#inFlight.delete(key);
-          if (!ok) return reject(new Error("disk full"));
-          this.#committed.push(message);
-          resolve({ message, epoch: this.#epoch, duplicate: false });
-        },
+      const held = { key, draft, resolve, reject };
+      this.#held.push(held);
+      // A copy committed earlier is answered without waiting for a commit,
+      // as a durable store reads it at once (the memory log, given the
+      // draft again, returns that copy as a duplicate and stores nothing).
+      this.#inner.find(draft.from.id, draft.clientId).then((stored) => {
+        const at = this.#held.indexOf(held);
+        if (!stored || at < 0) return;
+        this.#held.splice(at, 1);
+        this.#commit([held]);
       });
     });
     this.#inFlight.set(key, appended);
     return appended;
   }
 
-  /** Commits (or fails) every append made so far. */
+  /** Commits every append held so far, or with `ok` false fails them all. */
   release(ok = true): void {
-    const waiting = this.#waiting.splice(0);
-    if (!ok) this.#lastSeq = this.#committed.at(-1)?.seq ?? 0;
-    for (const { settle } of waiting) settle(ok);
-    if (ok) this.#followers.tell(this.#epoch, waiting.map((w) => w.message));
+    const held = this.#held.splice(0);
+    if (ok) return this.#commit(held);
+    for (const { key, reject } of held) {
+      this.#inFlight.delete(key);
+      reject(new Error("disk full"));
+    }
   }
 
-  find(authorId: string, clientId: string): Promise<ChatMessage | undefined> {
-    return Promise.resolve(
-      this.#committed.find((m) =>
-        m.from.id === authorId && m.clientId === clientId
-      ),
+  #commit(held: HeldAppend[]): void {
+    // The memory log stores each draft when called, in this order; the
+    // appends settle together, then followers hear, as with SQLite.
+    Promise.all(held.map((h) => this.#inner.append(h.draft))).then(
+      (results) => {
+        results.forEach((appended, i) => {
+          const { key, resolve } = held[i]!;
+          this.#inFlight.delete(key);
+          resolve(appended);
+        });
+        for (const { epoch, message, duplicate } of results) {
+          if (!duplicate) this.#followers.tell(epoch, [message]);
+        }
+      },
+      (error: unknown) => {
+        for (const { key, reject } of held) {
+          this.#inFlight.delete(key);
+          reject(error);
+        }
+      },
     );
   }
 
+  async find(
+    authorId: string,
+    clientId: string,
+  ): Promise<ChatMessage | undefined> {
+    const inFlight = this.#inFlight.get(dedupeKey(authorId, clientId));
+    if (inFlight) return (await inFlight).message;
+    return this.#inner.find(authorId, clientId);
+  }
+
   read(query: HistoryQuery): Promise<History> {
-    const lastSeq = this.#committed.at(-1)?.seq ?? 0;
-    const resume = query.resume;
-    const gap = resume && resume.epoch === this.#epoch &&
-        resume.afterSeq <= lastSeq && lastSeq - resume.afterSeq <= resume.limit
-      ? this.#committed.filter((m) => m.seq > resume.afterSeq)
-      : null;
-    return Promise.resolve({
-      epoch: this.#epoch,
-      lastSeq,
-      messages: gap ?? this.#committed.slice(-query.recent),
-      recovered: gap !== null,
-    });
+    return this.#inner.read(query);
   }
 
   follow(follower: LogFollower): () => void {
@@ -202,20 +217,22 @@ class SlowLog implements RoomLog {
   }
 }
 
-/** A memory store whose room logs are `SlowLog`s. */
+/** A memory store whose room logs are `SlowLog`s around its own. */
 class SlowStore implements ChatStore {
-  readonly inner = new MemoryStore();
+  readonly inner = new MemoryStore({ newEpoch: () => "slow-epoch" });
   readonly logs = new Map<string, SlowLog>();
 
   openRoom(room: string): SlowLog {
     let log = this.logs.get(room);
     if (!log) {
-      log = new SlowLog("slow-epoch");
+      log = new SlowLog(this.inner.openRoom(room));
       this.logs.set(room, log);
     }
     return log;
   }
-  releaseRoom(): void {}
+  releaseRoom(room: string): void {
+    this.inner.releaseRoom(room);
+  }
   sessionsInRoom(room: string): Promise<SessionRecord[]> {
     return this.inner.sessionsInRoom(room);
   }
@@ -228,12 +245,14 @@ class SlowStore implements ChatStore {
   claimName(claim: NameClaim): true {
     return this.inner.claimName(claim);
   }
-  releaseName(): void {}
+  releaseName(room: string, userId: string, skeleton: string): void {
+    this.inner.releaseName(room, userId, skeleton);
+  }
   flush(): Promise<void> {
-    return Promise.resolve();
+    return this.inner.flush();
   }
   close(): Promise<void> {
-    return Promise.resolve();
+    return this.inner.close();
   }
 }
 
@@ -579,6 +598,27 @@ Deno.test("a hello for an invalid room is refused as room_invalid", async () => 
   assert.equal(peer.all("welcome").length, 0);
 });
 
+Deno.test("messages sent right after hello wait for the welcome and are handled in order", async () => {
+  const t = setup();
+  const ana = await t.join();
+  const peer = t.connect();
+  // Not awaited one by one: a client sends as soon as its socket opens.
+  await Promise.all([
+    t.hub.receive(peer.id, { type: "hello", room: "main" }),
+    t.hub.receive(peer.id, { type: "send", id: "m1", text: "hola" }),
+    t.hub.receive(peer.id, { type: "rename", name: "Bea" }),
+  ]);
+  await settle();
+  assert.deepEqual(peer.all("error"), []);
+  assert.equal(peer.frames[0]?.type, "welcome");
+  const you = peer.last("welcome").you;
+  assert.deepEqual(peer.all("ack").map((a) => [a.id, a.seq]), [["m1", 1]]);
+  assert.deepEqual(ana.peer.all("chat").map((c) => c.message.from), [you]);
+  assert.deepEqual(ana.peer.all("renamed").map((r) => [r.id, r.to]), [
+    [you.id, "Bea"],
+  ]);
+});
+
 // ---------------------------------------------------------------------------
 // Sending.
 // ---------------------------------------------------------------------------
@@ -695,7 +735,7 @@ Deno.test("a client id resent before the first copy is committed is stored and b
 
 Deno.test("a send the store fails to commit gets server_error and is not broadcast", async () => {
   const store = new SlowStore();
-  const t = setup({ store });
+  const t = setup({ store, sendRate: { capacity: 1, refillPerSecond: 0.001 } });
   const ana = await t.join();
   const bea = await t.join();
   t.send(ana.peer, "m1", "hola");
@@ -707,6 +747,16 @@ Deno.test("a send the store fails to commit gets server_error and is not broadca
   );
   assert.equal(ana.peer.all("ack").length, 0);
   assert.equal(bea.peer.all("chat").length, 0);
+  // Nothing was stored and the send cost nothing: sent again (the only
+  // token was given back), it is committed under the seq the failed commit
+  // had handed out, and broadcast once.
+  t.send(ana.peer, "m1", "hola");
+  await settle();
+  store.openRoom("main").release();
+  await settle();
+  assert.equal(ana.peer.all("error").length, 1);
+  assert.deepEqual(ana.peer.all("ack").map((a) => a.seq), [1]);
+  assert.deepEqual(bea.peer.all("chat").map((c) => c.message.seq), [1]);
 });
 
 Deno.test("the same client id from two different users is two messages", async () => {
@@ -1167,15 +1217,25 @@ Deno.test("sends beyond the burst are refused with rate_limited and when to retr
 });
 
 Deno.test("a resend of a stored message is not charged against the rate limit", async () => {
-  const t = setup({ sendRate: { capacity: 1, refillPerSecond: 0.001 } });
+  const t = setup({ sendRate: { capacity: 2, refillPerSecond: 0.001 } });
   const ana = await t.join();
-  await t.hub.receive(ana.peer.id, { type: "send", id: "once", text: "hi" });
-  await Promise.resolve();
-  for (let i = 0; i < 5; i++) {
-    await t.hub.receive(ana.peer.id, { type: "send", id: "once", text: "hi" });
-  }
-  await Promise.resolve();
+  const send = async (id: string) => {
+    await t.hub.receive(ana.peer.id, { type: "send", id, text: "hi" });
+    await settle();
+  };
+  await send("once");
+  // With a token left, a resend takes it and gets it back when the store
+  // says duplicate, so a new message still finds it…
+  for (let i = 0; i < 5; i++) await send("once");
+  await send("next");
+  // …and with none left, a resend is still acked (the store finds it).
+  for (let i = 0; i < 5; i++) await send("once");
   assert.equal(ana.peer.all("error").length, 0);
+  assert.deepEqual(ana.peer.all("ack").map((a) => [a.id, a.seq]), [
+    ...Array.from({ length: 6 }, () => ["once", 1]),
+    ["next", 2],
+    ...Array.from({ length: 5 }, () => ["once", 1]),
+  ]);
 });
 
 Deno.test("a second rename within ten seconds is refused with rate_limited", async () => {

@@ -222,6 +222,8 @@ class SqliteRoomLog implements RoomLog {
   }
 
   #readRecent(limit: number): ChatMessage[] {
+    // slice(-0) would be the whole cache.
+    if (limit <= 0) return [];
     if (limit <= this.#recent.length) return this.#recent.slice(-limit);
     return this.#store.readRecent(this.room, limit);
   }

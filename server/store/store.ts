@@ -151,9 +151,10 @@ export function dedupeKey(authorId: string, clientId: string): string {
 }
 
 /**
- * Followers of one room's log, told in order. Local stores call `tell`
- * once a commit is durable, from a microtask, so the author's ack (settled
- * when the append resolves) goes out before the broadcast, as it always has.
+ * Followers of one room's log, told in order, once each commit is durable.
+ * The order of an author's ack and the broadcast is not promised: the memory
+ * store tells followers before its append resolves, SQLite after the group
+ * commit; clients match their own message by `clientId` either way.
  */
 export class Followers {
   #followers = new Set<LogFollower>();
