@@ -12,22 +12,79 @@ import {
   ENV_VARS,
   HELP_TEXT,
   LOG_LEVELS,
+  type LogFormat,
   type LogLevel,
   parseConfig,
 } from "./server/config.ts";
 import { type Fanout, LocalFanout } from "./server/fanout/fanout.ts";
+import { Backups } from "./server/backups.ts";
 import { createHandler } from "./server/http.ts";
+import { ChatMetrics } from "./server/metrics.ts";
 import { MemoryStore } from "./server/store/memory_store.ts";
 import { SqliteStore, StoreError } from "./server/store/sqlite_store.ts";
 import type { ChatStore } from "./server/store/store.ts";
 
-function logger(threshold: LogLevel) {
+type Log = (
+  level: LogLevel,
+  message: string,
+  fields?: Record<string, unknown>,
+) => void;
+
+/**
+ * Lines for people (text) or for log collectors (json: one object per
+ * line, with `time`, `level` and `msg`, plus `fields` when given).
+ */
+function logger(threshold: LogLevel, format: LogFormat) {
   const limit = LOG_LEVELS.indexOf(threshold);
-  return (level: LogLevel, message: string) => {
-    if (LOG_LEVELS.indexOf(level) > limit) return;
-    const line = `${new Date().toISOString()} ${level} ${message}`;
+  const write = (level: LogLevel, line: string) => {
     if (level === "error" || level === "warn") console.error(line);
     else console.log(line);
+  };
+  const log = (
+    level: LogLevel,
+    message: string,
+    fields?: Record<string, unknown>,
+  ) => {
+    if (LOG_LEVELS.indexOf(level) > limit) return;
+    const time = new Date().toISOString();
+    write(
+      level,
+      format === "json"
+        ? JSON.stringify({ time, level, msg: message, ...fields })
+        : `${time} ${level} ${message}`,
+    );
+  };
+  /**
+   * What people starting the chat must see whatever the level (the
+   * addresses to open, a fatal error): plain lines, or JSON lines.
+   */
+  const announce = (
+    level: LogLevel,
+    lines: string[],
+    fields?: Record<string, unknown>,
+  ) => {
+    if (format === "json") {
+      write(
+        level,
+        JSON.stringify({
+          time: new Date().toISOString(),
+          level,
+          msg: lines[0],
+          ...fields,
+        }),
+      );
+    } else {
+      for (const line of lines) write(level, line);
+    }
+  };
+  return { log: log satisfies Log, announce };
+}
+
+/** The effective configuration, for the start-up line; no secrets. */
+function describeConfig(config: Config): Record<string, unknown> {
+  return {
+    ...config,
+    redisUrl: config.redisUrl === null ? null : redisLabel(config.redisUrl),
   };
 }
 
@@ -52,6 +109,11 @@ function urlsToOpen(host: string, port: number): string[] {
     }
   }
   return urls;
+}
+
+/** The directory of a file path ("." for a bare name). */
+function dirOf(path: string): string {
+  return path.includes("/") ? path.slice(0, path.lastIndexOf("/")) || "/" : ".";
 }
 
 function fail(message: string): never {
@@ -80,7 +142,7 @@ function redisLabel(url: string): string {
  */
 async function openRedis(
   config: Config & { redisUrl: string },
-  log: (level: LogLevel, message: string) => void,
+  log: Log,
 ): Promise<Backend> {
   const [{ RedisLink, RedisUnavailableError }, { RoomChannels }, stores] =
     await Promise.all([
@@ -129,13 +191,15 @@ async function openRedis(
 }
 
 /** Opens the configured store, or exits with one clear line. */
-function openStore(config: Config): ChatStore {
+function openStore(
+  config: Config,
+  log: Log,
+  metrics: ChatMetrics,
+): MemoryStore | SqliteStore {
   if (config.db === ":memory:") {
     return new MemoryStore({ retention: config.retention });
   }
-  const dir = config.db.includes("/")
-    ? config.db.slice(0, config.db.lastIndexOf("/")) || "/"
-    : ".";
+  const dir = dirOf(config.db);
   try {
     Deno.mkdirSync(dir, { recursive: true });
   } catch (error) {
@@ -153,6 +217,8 @@ function openStore(config: Config): ChatStore {
       path: config.db,
       sync: config.sync,
       retention: config.retention,
+      log,
+      onCommit: (ms) => metrics.commitLatency.observe(ms),
     });
   } catch (error) {
     if (error instanceof StoreError) fail(error.message);
@@ -161,10 +227,25 @@ function openStore(config: Config): ChatStore {
 }
 
 export async function run(config: Config): Promise<Deno.HttpServer> {
-  const log = logger(config.logLevel);
+  const { log, announce } = logger(config.logLevel, config.logFormat);
+  if (config.logFormat === "json") {
+    announce("info", ["starting"], { config: describeConfig(config) });
+  } else {
+    log("info", `starting with ${JSON.stringify(describeConfig(config))}`);
+  }
+  const metrics = new ChatMetrics();
+  let backups: Backups | null = null;
   const backend: Backend = config.redisUrl === null
     ? (() => {
-      const store = openStore(config);
+      const store = openStore(config, log, metrics);
+      if (store instanceof SqliteStore) {
+        backups = new Backups({
+          store,
+          dir: `${dirOf(config.db)}/backups`,
+          keep: config.backupKeep,
+          log,
+        });
+      }
       return { store, fanout: new LocalFanout(), close: () => store.close() };
     })()
     : await openRedis({ ...config, redisUrl: config.redisUrl }, log);
@@ -181,8 +262,17 @@ export async function run(config: Config): Promise<Deno.HttpServer> {
     },
     batchWindowMs: config.batchWindowMs,
     schedule: (callback, delayMs) => setTimeout(callback, delayMs),
+    metrics,
   });
-  const sweeper = setInterval(() => hub.sweep(), 1000);
+  const sweeper = setInterval(() => {
+    hub.sweep();
+    // Notices a deleted database file or a disk with room again even when
+    // nobody writes.
+    store.health();
+  }, 1000);
+  const backupTimer = backups !== null && config.backupEveryMs !== null
+    ? setInterval(() => backups?.take("scheduled"), config.backupEveryMs)
+    : undefined;
   const shutdown = new AbortController();
 
   let server: Deno.HttpServer;
@@ -195,16 +285,17 @@ export async function run(config: Config): Promise<Deno.HttpServer> {
         signal: shutdown.signal,
         onListen: ({ port }) => {
           if (config.redisUrl !== null) {
-            console.log(
+            announce("info", [
               `Sharing rooms through Redis at ${redisLabel(config.redisUrl)}${
                 config.reusePort ? " (port shared with other instances)" : ""
               }.`,
-            );
+            ]);
           }
-          console.log("Chat is running. Open:");
-          for (const url of urlsToOpen(config.host, port)) {
-            console.log(`  ${url}`);
-          }
+          const urls = urlsToOpen(config.host, port);
+          announce("info", [
+            "Chat is running. Open:",
+            ...urls.map((url) => `  ${url}`),
+          ], { port, urls: urls.map((url) => url.split(/\s+/)[0]) });
         },
         onError: (error) => {
           log("error", `request failed: ${error}`);
@@ -218,10 +309,13 @@ export async function run(config: Config): Promise<Deno.HttpServer> {
         maxConnections: config.maxConnections,
         maxConnectionsPerAddress: config.maxConnectionsPerAddress,
         log,
+        storeHealth: () => store.health(),
+        exposeMetrics: config.exposeMetrics,
       }),
     );
   } catch (error) {
     clearInterval(sweeper);
+    clearInterval(backupTimer);
     if (error instanceof Deno.errors.AddrInUse) {
       fail(
         `port ${config.port} is already in use (is the chat already running?). ` +
@@ -252,6 +346,7 @@ export async function run(config: Config): Promise<Deno.HttpServer> {
     if (stopping) return;
     stopping = true;
     clearInterval(sweeper);
+    clearInterval(backupTimer);
     // Stop accepting first, so nobody joins a chat that is closing.
     shutdown.abort();
     hub.closeAll(CLOSE_CODES.goingAway, "Server restarting");
@@ -269,6 +364,17 @@ export async function run(config: Config): Promise<Deno.HttpServer> {
       Deno.addSignalListener(signal, stop);
     } catch {
       // Signals unsupported here (Windows lacks SIGTERM); Ctrl-C still ends us.
+    }
+  }
+  if (backups !== null) {
+    const onDemand = backups;
+    try {
+      // `kill -USR2 <pid>`: a snapshot now, kept until deleted by hand.
+      Deno.addSignalListener("SIGUSR2", () => {
+        if (!stopping) onDemand.take("manual");
+      });
+    } catch {
+      // No SIGUSR2 here (Windows): scheduled backups still run.
     }
   }
   return server;

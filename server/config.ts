@@ -37,7 +37,18 @@ export interface Config {
   redisUrl: string | null;
   /** Listen with SO_REUSEPORT, so several instances share one port. */
   reusePort: boolean;
+  /** text: one readable line per event; json: one JSON object per line. */
+  logFormat: LogFormat;
+  /** Serve /metrics to every address, not only to this machine. */
+  exposeMetrics: boolean;
+  /** Snapshot the database this often (milliseconds); null: never. */
+  backupEveryMs: number | null;
+  /** Scheduled snapshots kept; older ones are deleted. */
+  backupKeep: number;
 }
+
+export const LOG_FORMATS = ["text", "json"] as const;
+export type LogFormat = typeof LOG_FORMATS[number];
 
 /** Environment variables read; `start` grants access to these alone. */
 export const ENV_VARS = ["PORT", "HOST", "LOG_LEVEL", "REDIS_URL"];
@@ -85,6 +96,14 @@ Flags:
   --reuse-port      let several instances listen on the same port (Linux
                     SO_REUSEPORT; the kernel spreads connections over them);
                     for use with --redis
+  --log-format F    text (default) or json: one JSON object per line, for
+                    log collectors
+  --expose-metrics  serve /metrics (Prometheus) to every address; by
+                    default only to this machine
+  --backup-every T  snapshot the database into DIR/backups every T
+                    (e.g. 30m, 1h, 1d; a running chat is never stopped);
+                    kill -USR2 <pid> takes one at any time
+  --backup-keep N   scheduled snapshots kept (default 24)
   -h, --help        show this help
 
 Open http://localhost:${DEFAULT_PORT} in a browser; /r/NAME opens room NAME.
@@ -125,6 +144,10 @@ export function parseConfig(
         "batch-ms": { type: "string" },
         redis: { type: "string" },
         "reuse-port": { type: "boolean" },
+        "log-format": { type: "string" },
+        "expose-metrics": { type: "boolean" },
+        "backup-every": { type: "string" },
+        "backup-keep": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -181,6 +204,23 @@ export function parseConfig(
       "--reuse-port needs --redis: instances sharing a port must share their rooms through Redis.",
     );
   }
+  const logFormat = values["log-format"] ?? "text";
+  if (!(LOG_FORMATS as readonly string[]).includes(logFormat)) {
+    throw new ConfigError(
+      `Log format "${logFormat}" is not valid: use text or json.`,
+    );
+  }
+  const backupEvery = values["backup-every"];
+  const backupEveryMs = backupEvery === undefined
+    ? null
+    : parseDuration("--backup-every", backupEvery);
+  if (backupEveryMs !== null && (redisUrl !== null || db === ":memory:")) {
+    throw new ConfigError(
+      redisUrl !== null
+        ? "--backup-every backs up the SQLite database, which --redis does not use: back up Redis itself (see the README)."
+        : '--backup-every needs a database file; --db ":memory:" keeps nothing to back up.',
+    );
+  }
   const allowedOrigins = values["allowed-origin"] ?? [];
   for (const origin of allowedOrigins) {
     let parsed: URL | null = null;
@@ -224,8 +264,31 @@ export function parseConfig(
       batchWindowMs: wholeNumber("--batch-ms", values["batch-ms"], 5, 0),
       redisUrl,
       reusePort,
+      logFormat: logFormat as LogFormat,
+      exposeMetrics: values["expose-metrics"] ?? false,
+      backupEveryMs,
+      backupKeep: wholeNumber("--backup-keep", values["backup-keep"], 24, 1),
     },
   };
+}
+
+const DURATION_UNITS_MS: Record<string, number> = {
+  s: 1_000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
+
+/** "90s", "30m", "1h", "1d" → milliseconds. */
+export function parseDuration(flag: string, text: string): number {
+  const match = /^(\d+)([smhd])$/.exec(text);
+  const ms = match ? Number(match[1]) * DURATION_UNITS_MS[match[2]!]! : 0;
+  if (!match || ms < 1_000 || !Number.isSafeInteger(ms)) {
+    throw new ConfigError(
+      `${flag} "${text}" is not valid: use a number and a unit, e.g. 90s, 30m, 1h or 1d.`,
+    );
+  }
+  return ms;
 }
 
 function wholeNumber(

@@ -8,6 +8,8 @@
 import { DEFAULT_ROOM, normalizeRoomName } from "../protocol/messages.ts";
 import type { Hub } from "./chat/hub.ts";
 import { ConnectionLimits } from "./connection_limits.ts";
+import { renderMetrics } from "./metrics.ts";
+import type { StoreHealth } from "./store/store.ts";
 import { ASSETS, ASSETS_HASH, INDEX_HTML } from "./generated/assets.ts";
 import { upgradeToChat } from "./ws_edge.ts";
 
@@ -24,6 +26,13 @@ export interface HandlerOptions {
   /** Open WebSockets allowed in all. */
   maxConnections?: number;
   log?: (level: "warn" | "error", message: string) => void;
+  /** Whether the store can write; /healthz answers 503 when it cannot. */
+  storeHealth?: () => StoreHealth;
+  /**
+   * Serve /metrics to every address, not only to this machine (loopback,
+   * and not through a proxy).
+   */
+  exposeMetrics?: boolean;
 }
 
 export const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS = 20;
@@ -97,6 +106,22 @@ function clientAddress(
   return addr && "hostname" in addr ? addr.hostname : "unknown";
 }
 
+/**
+ * A request from this machine itself, not relayed: a proxy on the same
+ * machine also connects from loopback, but says whom it relays for.
+ */
+function fromThisMachine(
+  request: Request,
+  info: RequestInfo | undefined,
+): boolean {
+  const addr = info?.remoteAddr;
+  const host = addr && "hostname" in addr ? addr.hostname : "";
+  const loopback = host === "::1" || host.startsWith("127.") ||
+    host.startsWith("::ffff:127.");
+  return loopback && !request.headers.has("x-forwarded-for") &&
+    !request.headers.has("forwarded") && !request.headers.has("x-real-ip");
+}
+
 function isWebSocketUpgrade(request: Request): boolean {
   return request.headers.get("upgrade")?.toLowerCase() === "websocket";
 }
@@ -124,6 +149,8 @@ export function createHandler(
     total: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
   });
   const log = options.log ?? (() => {});
+  const storeHealth = options.storeHealth ??
+    ((): StoreHealth => ({ ok: true }));
 
   const upgrade = (
     request: Request,
@@ -184,12 +211,42 @@ export function createHandler(
       });
     }
     if (url.pathname === "/healthz") {
+      const health = storeHealth();
       return Response.json({
-        status: "ok",
+        status: health.ok ? "ok" : "unavailable",
+        ...(health.ok ? {} : { reason: health.reason }),
         uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
         ...options.hub.stats(),
         sockets: limits.total,
-      }, { headers: { "cache-control": "no-store" } });
+      }, {
+        status: health.ok ? 200 : 503,
+        headers: { "cache-control": "no-store" },
+      });
+    }
+    if (url.pathname === "/metrics") {
+      if (!options.exposeMetrics && !fromThisMachine(request, info)) {
+        return text(
+          403,
+          "Metrics are served to this machine only; start the chat with --expose-metrics to serve them to others.",
+        );
+      }
+      const memory = Deno.memoryUsage();
+      const { connections, rooms } = options.hub.stats();
+      return new Response(
+        renderMetrics(options.hub.metrics, {
+          connections,
+          rooms,
+          storeHealthy: storeHealth().ok,
+          memory,
+          uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+        }),
+        {
+          headers: {
+            "content-type": "text/plain; version=0.0.4; charset=utf-8",
+            "cache-control": "no-store",
+          },
+        },
+      );
     }
     if (url.pathname === "/ws") {
       return new Response(

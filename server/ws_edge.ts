@@ -88,6 +88,8 @@ export class SocketPeer implements Peer, EventListenerObject {
   #onUnexpectedError: (error: unknown) => void;
   #deadline: ReturnType<typeof setTimeout> | undefined;
   #finished = false;
+  /** The server started the close (counted then, not again at the event). */
+  #closedHere = false;
   /**
    * What must go out before anything new, in order: streams being
    * produced and frames sent while they were. Empty almost always.
@@ -179,6 +181,8 @@ export class SocketPeer implements Peer, EventListenerObject {
   close(code: number, reason: string): void {
     const socket = this.#socket;
     if (socket.readyState >= WebSocket.CLOSING) return;
+    this.#closedHere = true;
+    this.#hub.metrics.closedByServer(reason);
     try {
       socket.close(code, reason);
     } catch {
@@ -199,6 +203,9 @@ export class SocketPeer implements Peer, EventListenerObject {
         this.#receive((event as MessageEvent<unknown>).data);
         return;
       case "close":
+        if (!this.#closedHere && !this.#finished) {
+          this.#hub.metrics.closedByPeer((event as CloseEvent).code);
+        }
         // Deno may report one socket's end more than once; finish runs once.
         this.#finish();
         return;

@@ -36,7 +36,7 @@ export interface Audience {
    * iterable: this runs for every frame and every member, and a generator
    * would allocate per member.
    */
-  sendToPeers(frame: string): void;
+  sendToPeers(frame: string, events: number): void;
   /** Sessions in the room (all instances): the fan-out a frame costs. */
   size(): number;
   /** Members listed as present, for presence summaries. */
@@ -132,7 +132,7 @@ export class RoomDelivery {
   #send(frame: string): void {
     const batching = this.#batching;
     if (!batching) {
-      this.#toPeers(frame);
+      this.#toPeers(frame, 1);
       return;
     }
     const now = batching.now();
@@ -152,7 +152,7 @@ export class RoomDelivery {
       (!busy || now - this.#lastFlushAt >= windowMs)
     ) {
       this.#lastFlushAt = now;
-      this.#toPeers(frame);
+      this.#toPeers(frame, 1);
       return;
     }
     this.#queue.push(frame);
@@ -184,11 +184,12 @@ export class RoomDelivery {
         ? frames[0] ?? ""
         // Frames are already JSON: splice them in rather than re-serialise.
         : `{"type":"batch","messages":[${frames.join(",")}]}`,
+      frames.length,
     );
   }
 
-  #toPeers(frame: string): void {
-    this.#audience.sendToPeers(frame);
+  #toPeers(frame: string, events: number): void {
+    this.#audience.sendToPeers(frame, events);
   }
 
   /** Nothing is waiting to go out. */

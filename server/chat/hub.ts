@@ -25,6 +25,7 @@ import {
 } from "../../protocol/messages.ts";
 import { nameSkeleton, normalizeName } from "../../protocol/names.ts";
 import type { Fanout } from "../fanout/fanout.ts";
+import { ChatMetrics } from "../metrics.ts";
 import {
   type ChatStore,
   STORE_RETRY_MS,
@@ -81,6 +82,8 @@ export interface HubOptions {
   instance?: string;
   /** The other instances, when rooms are shared; absent for one process. */
   cluster?: ClusterView;
+  /** Counters for /metrics; the hub keeps its own when none is given. */
+  metrics?: ChatMetrics;
 }
 
 /** What the core needs to know of the other instances of a cluster. */
@@ -280,6 +283,8 @@ export class Hub {
   #randomHex: (bytes: number) => string;
   #random: () => number;
   #log: NonNullable<HubOptions["log"]>;
+  /** Read by /metrics; bumped here, by rooms and by the socket edge. */
+  readonly metrics: ChatMetrics;
   #resumeWindowMs: number;
   #leaveGraceMs: number;
   #helloTimeoutMs: number;
@@ -314,6 +319,7 @@ export class Hub {
     this.#randomHex = options.randomHex ?? defaultRandomHex;
     this.#random = options.random ?? Math.random;
     this.#log = options.log ?? (() => {});
+    this.metrics = options.metrics ?? new ChatMetrics();
     this.#resumeWindowMs = options.resumeWindowMs ?? DEFAULTS.resumeWindowMs;
     this.#leaveGraceMs = options.leaveGraceMs ?? DEFAULTS.leaveGraceMs;
     this.#helloTimeoutMs = options.helloTimeoutMs ?? DEFAULTS.helloTimeoutMs;
@@ -479,6 +485,7 @@ export class Hub {
 
   /** Sends an error to one peer; used for errors found before dispatch too. */
   replyError(peer: Peer, error: ProtocolError, ref?: string): void {
+    this.metrics.refused(error.code);
     const reply: ServerMessage = {
       type: "error",
       code: error.code,
@@ -600,6 +607,7 @@ export class Hub {
         this.#fanout,
         this.#batching,
         this.#instance,
+        this.metrics,
       );
       loading = fresh.load(this.#now(), this.#resumeWindowMs).then(
         () => {
@@ -703,6 +711,9 @@ export class Hub {
     connection.room = room;
 
     const resumed = session === previous;
+    if (!await this.#sessionStored(connection, room, session, !resumed)) {
+      return;
+    }
     const history = await room.log.read({
       recent: HISTORY_ON_JOIN,
       resume: resumed && hello.epoch !== undefined &&
@@ -775,6 +786,43 @@ export class Hub {
     );
   }
 
+  /**
+   * The welcome hands out a token: it must survive a restart before the
+   * client relies on it. If the store cannot write, the client is told to
+   * come back later and nothing of this join is announced.
+   */
+  async #sessionStored(
+    connection: Connection,
+    room: Room,
+    session: Session,
+    isNew: boolean,
+  ): Promise<boolean> {
+    try {
+      await this.#store.sessionsDurable();
+      return true;
+    } catch (error) {
+      this.#log("warn", `could not store a session in ${room.name}: ${error}`);
+      if (session.peer !== connection.peer) return false;
+      if (isNew) {
+        connection.session = null;
+        connection.room = null;
+        room.remove(session);
+      }
+      this.replyError(
+        connection.peer,
+        new ProtocolError(
+          "store_unavailable",
+          "The chat cannot save anything right now; it will try again shortly",
+          STORE_RETRY_MS,
+        ),
+        "hello",
+      );
+      connection.peer.close(CLOSE_CODES.goingAway, "Store unavailable");
+      this.disconnect(connection.peer.id);
+      return false;
+    }
+  }
+
   #joined(connection: Connection): { session: Session; room: Room } {
     const { session, room } = connection;
     if (!session || !room || connection.joining) {
@@ -795,6 +843,8 @@ export class Hub {
     // A message ends the typing notice on clients; let the next one through.
     session.lastTypingAt = -Infinity;
     room.hold();
+    const metrics = this.metrics;
+    const receivedAt = performance.now();
     // One `then` with both outcomes: this runs for every message.
     room.log.append({
       time: this.#now(),
@@ -806,11 +856,17 @@ export class Hub {
         room.release();
         // Only new messages are charged: resends of stored ones cost nothing.
         if (duplicate) bucket.giveBack();
+        else metrics.messagesStored++;
         try {
           // The author may have reconnected meanwhile: ack on its current
           // socket. Nothing here may throw out of the handler (an unhandled
           // rejection would end the process).
-          session.peer?.send(ackFrame(message));
+          const peer = session.peer;
+          if (peer) {
+            peer.send(ackFrame(message));
+            metrics.acks++;
+            metrics.ackLatency.observe(performance.now() - receivedAt);
+          }
         } catch (error) {
           this.#log("warn", `acking a message failed: ${error}`);
         }
@@ -818,6 +874,7 @@ export class Hub {
       (error: unknown) => {
         room.release();
         bucket.giveBack();
+        metrics.storeErrors++;
         this.#log(
           "warn",
           `could not store a message in ${room.name}: ${error}`,
@@ -891,9 +948,32 @@ export class Hub {
     if (holder && holder !== session) throw taken();
     const bucket = this.#limitsOf(session).rename;
     this.#spend(bucket, "renames");
-    const apply = () => {
+    // Announced only once stored: a restart must not take the name back.
+    const apply = async () => {
       const from = session.name;
+      const fromSkeleton = session.skeleton;
       room.rename(session, name);
+      try {
+        await this.#store.sessionsDurable();
+      } catch (error) {
+        this.#log("warn", `could not store a rename in ${room.name}: ${error}`);
+        if (session.name === name) {
+          room.rename(session, from);
+          // Best effort: at worst the old name stays free for others.
+          Promise.resolve(this.#store.claimName({
+            room: room.name,
+            userId: session.userId,
+            skeleton: fromSkeleton,
+            previous: nameSkeleton(name),
+          })).catch(() => {});
+        }
+        bucket.giveBack();
+        throw new ProtocolError(
+          "store_unavailable",
+          "The new name could not be saved right now; try again shortly",
+          STORE_RETRY_MS,
+        );
+      }
       room.publish({ type: "renamed", id: session.userId, from, to: name });
       this.#log("info", `renamed ${from} to ${name} in ${room.name}`);
     };
@@ -909,7 +989,7 @@ export class Hub {
         bucket.giveBack();
         throw taken();
       }
-      apply();
+      return apply();
     });
   }
 

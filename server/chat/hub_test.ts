@@ -31,6 +31,7 @@ import {
   type NameClaim,
   type RoomLog,
   type SessionRecord,
+  type StoreHealth,
 } from "../store/store.ts";
 import { DEFAULTS, Hub, type HubOptions } from "./hub.ts";
 import type { Peer } from "./peer.ts";
@@ -247,6 +248,12 @@ class SlowStore implements ChatStore {
   }
   releaseName(room: string, userId: string, skeleton: string): void {
     this.inner.releaseName(room, userId, skeleton);
+  }
+  sessionsDurable(): Promise<void> {
+    return this.inner.sessionsDurable();
+  }
+  health(): StoreHealth {
+    return this.inner.health();
   }
   flush(): Promise<void> {
     return this.inner.flush();

@@ -19,6 +19,7 @@ import type {
   RoomLog,
   SessionRecord,
 } from "../store/store.ts";
+import { ChatMetrics } from "../metrics.ts";
 import { type Batching, RoomDelivery } from "./delivery.ts";
 import type { Peer } from "./peer.ts";
 
@@ -99,6 +100,7 @@ export class Room {
 
   /** This instance, to tell its own session updates from others'. */
   readonly instance: string;
+  #metrics: ChatMetrics;
 
   constructor(
     name: string,
@@ -106,13 +108,15 @@ export class Room {
     fanout: Fanout,
     batching: Batching | null = null,
     instance = "local",
+    metrics: ChatMetrics = new ChatMetrics(),
   ) {
     this.name = name;
     this.instance = instance;
+    this.#metrics = metrics;
     this.#store = store;
     this.#fanout = fanout;
     this.#delivery = new RoomDelivery({
-      sendToPeers: (frame) => this.#sendToPeers(frame),
+      sendToPeers: (frame, events) => this.#sendToPeers(frame, events),
       size: () => this.#sessions.size,
       online: () => this.listedCount(),
     }, batching);
@@ -121,10 +125,18 @@ export class Room {
     this.#unsubscribe = fanout.subscribe(name, (e) => this.#onEvent(e));
   }
 
-  #sendToPeers(frame: string): void {
+  #sendToPeers(frame: string, events: number): void {
+    let sent = 0;
     for (const session of this.#sessions.values()) {
-      if (session.live) session.peer?.send(frame);
+      if (session.live && session.peer) {
+        session.peer.send(frame);
+        sent++;
+      }
     }
+    const metrics = this.#metrics;
+    metrics.frames += sent;
+    metrics.deliveries += sent * events;
+    if (events > 1) metrics.batchFrames += sent;
   }
 
   #onCommitted({ epoch, message }: Committed): void {

@@ -21,6 +21,8 @@ import {
   type NameClaim,
   type RoomLog,
   type SessionRecord,
+  type StoreHealth,
+  StoreUnavailableError,
 } from "../store/store.ts";
 import type { RedisLink } from "./link.ts";
 import type { RoomChannels } from "./room_channels.ts";
@@ -320,6 +322,8 @@ export class RedisStore implements ChatStore {
   #log: NonNullable<RedisStoreOptions["log"]>;
   /** Session writes not yet answered, so `flush` can wait for them. */
   #writes = new Set<Promise<void>>();
+  /** Session writes in flight, uncaught, for `sessionsDurable`. */
+  #sessionWrites = new Set<Promise<unknown>>();
 
   constructor(options: RedisStoreOptions) {
     this.#link = options.link;
@@ -364,14 +368,33 @@ export class RedisStore implements ChatStore {
   }
 
   putSession(record: SessionRecord): void {
-    this.#write(
-      "save a session",
-      this.#link.hSet(
-        this.#channels.key(record.room, "sessions"),
-        record.tokenHash,
-        JSON.stringify(record),
-      ),
+    const write = this.#link.hSet(
+      this.#channels.key(record.room, "sessions"),
+      record.tokenHash,
+      JSON.stringify(record),
     );
+    this.#sessionWrites.add(write);
+    const forget = () => this.#sessionWrites.delete(write);
+    write.then(forget, forget);
+    this.#write("save a session", write);
+  }
+
+  async sessionsDurable(): Promise<void> {
+    try {
+      await Promise.all([...this.#sessionWrites]);
+    } catch (error) {
+      throw error instanceof StoreUnavailableError
+        ? error
+        : new StoreUnavailableError(`a session was not saved: ${error}`, {
+          cause: error,
+        });
+    }
+  }
+
+  health(): StoreHealth {
+    return this.#link.up
+      ? { ok: true }
+      : { ok: false, reason: "Redis is not reachable" };
   }
 
   deleteSession(room: string, tokenHash: string): void {

@@ -16,6 +16,7 @@ import {
   type NameClaim,
   type RoomLog,
   type SessionRecord,
+  type StoreHealth,
 } from "./store.ts";
 
 /** Default number of messages kept per room. */
@@ -157,6 +158,14 @@ export class MemoryStore implements ChatStore {
 
   deleteSession(_room: string, tokenHash: string): void {
     this.#sessions.delete(tokenHash);
+  }
+
+  sessionsDurable(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  health(): StoreHealth {
+    return { ok: true };
   }
 
   flush(): Promise<void> {

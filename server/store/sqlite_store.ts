@@ -24,6 +24,8 @@ import {
   type NameClaim,
   type RoomLog,
   type SessionRecord,
+  type StoreHealth,
+  StoreUnavailableError,
 } from "./store.ts";
 
 /** The schema this code writes. Older databases are migrated forward. */
@@ -79,7 +81,21 @@ export interface SqliteStoreOptions {
   newEpoch?: () => string;
   /** Defers the group commit; tests may pass their own. */
   schedule?: (flush: () => void) => void;
+  /** Told how long each group commit took, in milliseconds (/metrics). */
+  onCommit?: (ms: number) => void;
+  /** Where the store says that it cannot write, and when it can again. */
+  log?: (level: "warn" | "error", message: string) => void;
 }
+
+/**
+ * SQLite's errors that mean "cannot write now" rather than a bug: the disk
+ * is full or failing. Appends refused for these are worth sending again.
+ */
+const CANNOT_WRITE =
+  /disk is full|disk I\/O error|SQLITE_FULL|SQLITE_IOERR|readonly/i;
+
+/** How often, while the store cannot write, a write is tried again. */
+const PROBE_EVERY_MS = 1_000;
 
 /** Rows deleted per flush when pruning, so no single flush blocks for long. */
 const PRUNE_CHUNK = 500;
@@ -298,7 +314,18 @@ export class SqliteStore implements ChatStore {
   #sessionWrites: SessionWrite[] = [];
   #flushScheduled = false;
   #idleWaiters: (() => void)[] = [];
+  /** Waiting for the session writes queued so far to commit. */
+  #sessionWaiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
   #closed = false;
+  #onCommit: (ms: number) => void;
+  #log: (level: "warn" | "error", message: string) => void;
+  /** The database file's identity at open, to notice it deleted or replaced. */
+  #fileId: string | null = null;
+  /** Why the store cannot write (null: it can); for /healthz. */
+  #cannotWrite: string | null = null;
+  /** The file was deleted or replaced: nothing is acknowledged any more. */
+  #fileLost = false;
+  #lastProbeAt = 0;
   #statements: {
     insertMessage: StatementSync;
     updateRoom: StatementSync;
@@ -324,6 +351,8 @@ export class SqliteStore implements ChatStore {
     // message that arrived in the same turn shares one transaction, and the
     // ack waits microseconds. (setTimeout(0) waits about 2 ms in Deno.)
     this.#schedule = options.schedule ?? ((flush) => setImmediate(flush));
+    this.#onCommit = options.onCommit ?? (() => {});
+    this.#log = options.log ?? (() => {});
     let db: DatabaseSync | undefined;
     try {
       db = new DatabaseSync(options.path);
@@ -347,6 +376,8 @@ export class SqliteStore implements ChatStore {
       throw explainOpenError(options.path, error);
     }
     this.#db = db;
+    const fileId = fileIdentity(options.path);
+    this.#fileId = fileId === "gone" ? null : fileId;
     this.#statements = {
       insertMessage: db.prepare(
         "INSERT INTO messages (room, seq, time, author_id, author_name, client_id, text) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -472,6 +503,9 @@ export class SqliteStore implements ChatStore {
     if (this.#closed) {
       return Promise.reject(new StoreError("The store is closed"));
     }
+    if (this.#fileLost) {
+      return Promise.reject(new StoreUnavailableError(this.#cannotWrite ?? ""));
+    }
     return new Promise((resolve, reject) => {
       this.#appends.push({ log, message, resolve, reject });
       this.#requestFlush();
@@ -489,13 +523,19 @@ export class SqliteStore implements ChatStore {
     this.#flushScheduled = false;
     const appends = this.#appends;
     const sessionWrites = this.#sessionWrites;
+    const sessionWaiters = this.#sessionWaiters;
     this.#appends = [];
     this.#sessionWrites = [];
+    this.#sessionWaiters = [];
     if (appends.length > 0 || sessionWrites.length > 0) {
       const s = this.#statements;
       const lastSeqs = new Map<SqliteRoomLog, number>();
       const prunedTo = new Map<SqliteRoomLog, number>();
+      const startedAt = performance.now();
       try {
+        // A commit into a file that is no longer at its path would be
+        // acknowledged and then lost at the next start.
+        this.#checkFileInPlace();
         this.#db.exec("BEGIN");
         for (const { log, message } of appends) {
           s.insertMessage.run(
@@ -541,13 +581,17 @@ export class SqliteStore implements ChatStore {
         // the next commit rather than dropping them.
         for (const log of lastSeqs.keys()) log.rollBack();
         this.#sessionWrites.unshift(...sessionWrites);
+        const refusal = this.#failedToWrite(error);
         for (const append of appends) {
           append.log.settled(append.message);
-          append.reject(error);
+          append.reject(refusal);
         }
+        for (const waiter of sessionWaiters) waiter.reject(refusal);
         this.#wakeIdle();
         return;
       }
+      this.#onCommit(performance.now() - startedAt);
+      this.#wroteAgain();
       const byLog = new Map<SqliteRoomLog, ChatMessage[]>();
       for (const { log, message } of appends) {
         const list = byLog.get(log) ?? [];
@@ -562,7 +606,94 @@ export class SqliteStore implements ChatStore {
       }
       for (const [log, messages] of byLog) log.tell(messages);
     }
+    for (const waiter of sessionWaiters) waiter.resolve();
     this.#wakeIdle();
+  }
+
+  /** Throws if the file at `path` is not the one this store has open. */
+  #checkFileInPlace(): void {
+    if (this.#fileLost) throw new StoreUnavailableError(this.#cannotWrite!);
+    if (this.#fileId === null) return;
+    const now = fileIdentity(this.path);
+    if (now === null || now === this.#fileId) return;
+    this.#fileLost = true;
+    this.#cannotWrite =
+      `the database file "${this.path}" was deleted or replaced while the chat was running; nothing more is acknowledged. Restart the chat (restore the file first if it was deleted by mistake).`;
+    this.#log("error", this.#cannotWrite);
+    throw new StoreUnavailableError(this.#cannotWrite);
+  }
+
+  /**
+   * A commit failed: the error the authors get. A full or failing disk is
+   * "unavailable" (send again later); the reason is kept for /healthz.
+   */
+  #failedToWrite(error: unknown): Error {
+    if (error instanceof StoreUnavailableError) return error;
+    const text = oneLine(
+      error instanceof Error ? error.message : String(error),
+    );
+    if (!CANNOT_WRITE.test(text)) {
+      return error instanceof Error ? error : new Error(text);
+    }
+    if (this.#cannotWrite === null) {
+      this.#log(
+        "error",
+        `cannot write to "${this.path}": ${text}. Messages are refused until it can (free some disk space).`,
+      );
+    }
+    this.#cannotWrite = `cannot write to the database: ${text}`;
+    return new StoreUnavailableError(this.#cannotWrite, { cause: error });
+  }
+
+  /** A commit went through: whatever stopped writes before is over. */
+  #wroteAgain(): void {
+    if (this.#cannotWrite === null || this.#fileLost) return;
+    this.#cannotWrite = null;
+    this.#log("warn", `writing to "${this.path}" works again`);
+  }
+
+  health(): StoreHealth {
+    if (this.#closed) return { ok: false, reason: "the store is closed" };
+    if (!this.#fileLost) {
+      try {
+        this.#checkFileInPlace();
+      } catch {
+        // Reported below.
+      }
+    }
+    if (this.#cannotWrite !== null && !this.#fileLost) this.#probe();
+    return this.#cannotWrite === null
+      ? { ok: true }
+      : { ok: false, reason: this.#cannotWrite };
+  }
+
+  /**
+   * While writes fail and nobody sends, try a tiny write now and then, so
+   * health recovers when the disk has room again (and queued session writes
+   * go through).
+   */
+  #probe(): void {
+    const now = Date.now();
+    if (now - this.#lastProbeAt < PROBE_EVERY_MS) return;
+    this.#lastProbeAt = now;
+    if (this.#sessionWrites.length > 0 || this.#appends.length > 0) {
+      this.#flushNow();
+      return;
+    }
+    try {
+      // Rewrites page 1's header: a real write to the log, but no change.
+      this.#db.exec(
+        `BEGIN IMMEDIATE; PRAGMA user_version = ${SCHEMA_VERSION}; COMMIT`,
+      );
+      this.#wroteAgain();
+    } catch (error) {
+      try {
+        this.#db.exec("ROLLBACK");
+      } catch {
+        // Nothing was begun.
+      }
+      this.#failedToWrite(error);
+    }
   }
 
   /**
@@ -644,28 +775,79 @@ export class SqliteStore implements ChatStore {
     this.#requestFlush();
   }
 
+  sessionsDurable(): Promise<void> {
+    if (this.#sessionWrites.length === 0) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.#sessionWaiters.push({ resolve, reject });
+      this.#requestFlush();
+    });
+  }
+
   flush(): Promise<void> {
     if (!this.#flushScheduled) return Promise.resolve();
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
-  /** Commits what is queued, checkpoints the WAL and closes the file. */
+  /**
+   * Commits what is queued, checkpoints the WAL and closes the file. On a
+   * full disk the checkpoint fails: the WAL then stays beside the database
+   * and SQLite replays it at the next start, so nothing committed is lost.
+   */
   close(): Promise<void> {
     if (this.#closed) return Promise.resolve();
     this.#flushNow();
     this.#closed = true;
+    for (const waiter of this.#sessionWaiters.splice(0)) {
+      waiter.reject(new StoreUnavailableError("The store is closed"));
+    }
     try {
       this.#db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
-    } finally {
+    } catch (error) {
+      this.#log(
+        "warn",
+        `could not fold the write-ahead log into "${this.path}" (${
+          oneLine(error instanceof Error ? error.message : String(error))
+        }); it is kept and applied at the next start`,
+      );
+    }
+    try {
       this.#db.close();
+    } catch (error) {
+      this.#log("warn", `closing "${this.path}": ${error}`);
     }
     return Promise.resolve();
+  }
+
+  /**
+   * Writes a consistent copy of the database to `path` (which must not
+   * exist) with SQLite's `VACUUM INTO`: it reads one snapshot of the
+   * committed data, so a copy taken under load holds every message
+   * acknowledged before it started. Queued writes are committed first.
+   * Runs on this thread: the chat waits for it (see the README's figures).
+   */
+  snapshot(path: string): void {
+    if (this.#closed) throw new StoreError("The store is closed");
+    this.#flushNow();
+    this.#db.prepare("VACUUM INTO ?").run(path);
   }
 
   /** `PRAGMA integrity_check`, for tests and operators. */
   integrityCheck(): string {
     const row = this.#db.prepare("PRAGMA integrity_check").get();
     return String(row?.["integrity_check"]);
+  }
+}
+
+/**
+ * Device and inode of `path`: "gone" if nothing is there, null if it cannot
+ * be known (no permission to look), and then no check is made.
+ */
+function fileIdentity(path: string): string | null {
+  try {
+    const info = Deno.statSync(path);
+    return `${info.dev}:${info.ino}`;
+  } catch (error) {
+    return error instanceof Deno.errors.NotFound ? "gone" : null;
   }
 }
 

@@ -111,6 +111,18 @@ export interface ChatStore {
   putSession(record: SessionRecord): void;
   deleteSession(room: string, tokenHash: string): void;
   /**
+   * Resolves once every session write made so far is durable; rejects
+   * (`StoreUnavailableError`) if one could not be made. A token or a name
+   * is only announced after this, so nothing is said to be done that a
+   * restart would forget.
+   */
+  sessionsDurable(): Promise<void>;
+  /**
+   * Whether the store can write now, answered at once (it may look at the
+   * file or the connection): false with the reason for /healthz.
+   */
+  health(): StoreHealth;
+  /**
    * Reserves a name (its look-alike skeleton) for `userId` in `room`, and
    * frees `previous` if this user held it. False: someone else holds it.
    * A single process answers at once (its rooms are the whole
@@ -123,6 +135,8 @@ export interface ChatStore {
   flush(): Promise<void>;
   close(): Promise<void>;
 }
+
+export type StoreHealth = { ok: true } | { ok: false; reason: string };
 
 export interface NameClaim {
   room: string;
