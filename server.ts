@@ -271,7 +271,7 @@ export async function run(config: Config): Promise<Deno.HttpServer> {
     store.health();
   }, 1000);
   const backupTimer = backups !== null && config.backupEveryMs !== null
-    ? setInterval(() => backups?.take("scheduled"), config.backupEveryMs)
+    ? setInterval(() => void backups?.take("scheduled"), config.backupEveryMs)
     : undefined;
   const shutdown = new AbortController();
 
@@ -371,7 +371,7 @@ export async function run(config: Config): Promise<Deno.HttpServer> {
     try {
       // `kill -USR2 <pid>`: a snapshot now, kept until deleted by hand.
       Deno.addSignalListener("SIGUSR2", () => {
-        if (!stopping) onDemand.take("manual");
+        if (!stopping) void onDemand.take("manual");
       });
     } catch {
       // No SIGUSR2 here (Windows): scheduled backups still run.

@@ -1,14 +1,14 @@
 /**
  * Scheduled and on-demand snapshots of the SQLite database into a
  * `backups` directory beside it, keeping the newest N scheduled ones.
- * The copy itself is `SqliteStore.snapshot` (`VACUUM INTO`); this module is
+ * The copy itself is `SqliteStore.snapshot` (SQLite's online backup); this module is
  * the file handling around it: a temporary name until the copy is complete
  * (a half-written file is never taken for a backup), then a rename.
  */
 
 /** What a snapshot needs of the store. */
 export interface Snapshottable {
-  snapshot(path: string): void;
+  snapshot(path: string): Promise<void>;
 }
 
 export interface BackupsOptions {
@@ -48,6 +48,7 @@ export class Backups {
   #keep: number;
   #log: BackupsOptions["log"];
   #now: () => Date;
+  #busy = false;
 
   constructor(options: BackupsOptions) {
     this.dir = options.dir.replace(/\/+$/, "") || "/";
@@ -58,15 +59,31 @@ export class Backups {
   }
 
   /** Takes one snapshot; logs and returns null if it could not. */
-  take(kind: "scheduled" | "manual"): BackupResult | null {
+  async take(kind: "scheduled" | "manual"): Promise<BackupResult | null> {
+    // One at a time: a slow disk must not pile copies up.
+    if (this.#busy) {
+      this.#log("warn", "a backup is still being written; this one is skipped");
+      return null;
+    }
+    this.#busy = true;
+    try {
+      return await this.#take(kind);
+    } finally {
+      this.#busy = false;
+    }
+  }
+
+  async #take(kind: "scheduled" | "manual"): Promise<BackupResult | null> {
     const path = `${this.dir}/${backupName(this.#now(), kind)}`;
     const partial = `${path}.partial`;
     const startedAt = performance.now();
+    let bytes = 0;
     try {
       Deno.mkdirSync(this.dir, { recursive: true });
       removeIfThere(partial);
-      this.#store.snapshot(partial);
+      await this.#store.snapshot(partial);
       Deno.renameSync(partial, path);
+      bytes = Deno.statSync(path).size;
     } catch (error) {
       removeIfThere(partial);
       this.#log(
@@ -78,7 +95,6 @@ export class Backups {
       return null;
     }
     const ms = Math.round(performance.now() - startedAt);
-    const bytes = Deno.statSync(path).size;
     this.#log("info", `backup written to ${path} (${bytes} bytes, ${ms} ms)`);
     if (kind === "scheduled") this.#prune();
     return { path, bytes, ms };

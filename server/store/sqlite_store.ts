@@ -8,7 +8,7 @@
  * file fails at startup instead of corrupting the sequence numbers.
  */
 
-import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { backup, DatabaseSync, type StatementSync } from "node:sqlite";
 import { setImmediate } from "node:timers";
 import type { ChatMessage } from "../../protocol/messages.ts";
 import { DEFAULT_RETENTION } from "./memory_store.ts";
@@ -819,16 +819,17 @@ export class SqliteStore implements ChatStore {
   }
 
   /**
-   * Writes a consistent copy of the database to `path` (which must not
-   * exist) with SQLite's `VACUUM INTO`: it reads one snapshot of the
-   * committed data, so a copy taken under load holds every message
-   * acknowledged before it started. Queued writes are committed first.
-   * Runs on this thread: the chat waits for it (see the README's figures).
+   * Writes a consistent copy of the database to `path` with SQLite's online
+   * backup (`VACUUM INTO` is not allowed under Deno's narrowed permissions:
+   * it attaches a database). Queued writes are committed first, and the
+   * copy is made through this connection, so it holds every message
+   * acknowledged before it started. Deno runs it on this thread: the chat
+   * waits for it (see the README's figures).
    */
-  snapshot(path: string): void {
+  async snapshot(path: string): Promise<void> {
     if (this.#closed) throw new StoreError("The store is closed");
     this.#flushNow();
-    this.#db.prepare("VACUUM INTO ?").run(path);
+    await backup(this.#db, path);
   }
 
   /** `PRAGMA integrity_check`, for tests and operators. */
