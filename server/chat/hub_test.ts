@@ -32,6 +32,7 @@ import {
   type RoomLog,
   type SessionRecord,
   type StoreHealth,
+  StoreUnavailableError,
 } from "../store/store.ts";
 import { DEFAULTS, Hub, type HubOptions } from "./hub.ts";
 import type { Peer } from "./peer.ts";
@@ -1286,4 +1287,63 @@ Deno.test("a client whose welcome was lost can resume with the token it still ha
   const retry = await t.join({ resumeToken: ana.welcome.resumeToken });
   assert.equal(retry.welcome.resumed, true);
   assert.equal(retry.welcome.you.id, ana.welcome.you.id);
+});
+
+// ---------------------------------------------------------------------------
+// Nothing announced that was not stored.
+// ---------------------------------------------------------------------------
+
+/** A memory store whose session writes can be made to fail, like a full disk. */
+class UnwritableSessionsStore extends MemoryStore {
+  failing = false;
+  override sessionsDurable(): Promise<void> {
+    return this.failing
+      ? Promise.reject(new StoreUnavailableError("disk full"))
+      : super.sessionsDurable();
+  }
+}
+
+Deno.test("a rename that cannot be stored is refused, not announced, and the old name stays", async () => {
+  const store = new UnwritableSessionsStore();
+  const t = setup({ store });
+  const ana = await t.join();
+  const bea = await t.join();
+  const before = ana.welcome.you.name;
+  store.failing = true;
+  await t.hub.receive(ana.peer.id, { type: "rename", name: "Ana" });
+  const error = ana.peer.last("error");
+  assert.equal(error.code, "store_unavailable");
+  assert.equal(error.ref, "rename");
+  assert.ok(error.retryAfterMs! > 0);
+  assert.equal(bea.peer.all("renamed").length, 0);
+  // The name is still free (not held by the refused rename), and the
+  // rate limit was not charged: the retry goes through once stored.
+  store.failing = false;
+  await t.hub.receive(ana.peer.id, { type: "rename", name: "Ana" });
+  const renamed = bea.peer.last("renamed");
+  assert.deepEqual([renamed.from, renamed.to], [before, "Ana"]);
+});
+
+Deno.test("a join whose token cannot be stored gets no welcome and is not announced", async () => {
+  const store = new UnwritableSessionsStore();
+  const t = setup({ store });
+  const ana = await t.join();
+  store.failing = true;
+  const bea = t.connect();
+  await t.hub.receive(bea.id, { type: "hello", room: "main" });
+  assert.equal(bea.all("welcome").length, 0);
+  const error = bea.last("error");
+  assert.equal(error.code, "store_unavailable");
+  assert.equal(error.ref, "hello");
+  assert.deepEqual(bea.closes.map((c) => c.code), [1001]);
+  store.failing = false;
+  // Nobody was announced, and the next join is welcomed normally.
+  const cid = await t.join();
+  assert.deepEqual(
+    ana.peer.all("joined").map((j) => j.member.name).filter((name) =>
+      name !== ana.welcome.you.name
+    ),
+    [cid.welcome.you.name],
+  );
+  assert.equal(cid.welcome.members.length, 2);
 });
