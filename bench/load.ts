@@ -1,6 +1,7 @@
 /**
  * The load generator, run as its own process so its CPU is not the
- * server's. It opens real WebSocket clients (Deno's `WebSocket`) to one URL,
+ * server's. It opens real WebSocket clients (the runtime's own `WebSocket`:
+ * Deno's, or Bun's, which receives several times faster) to one URL,
  * makes some of them send at a fixed aggregate rate, and timestamps every
  * delivery on its own clock to measure end-to-end latency and loss.
  *
@@ -25,6 +26,7 @@
  *   {"cmd":"close"} / {"cmd":"quit"}
  *
  * Every wait is bounded, and `--timeout` (seconds) ends the whole process.
+ * Under Bun: `bun bench/load.ts …` with the same flags (no permissions).
  */
 
 import process from "node:process";
@@ -810,13 +812,19 @@ async function execute(
   }
 }
 
-/** Yields stdin one line at a time. */
+/**
+ * Yields stdin one line at a time. Through node:process, like the
+ * arguments and the exit: the same file runs under Deno and under Bun.
+ */
 async function* lines(): AsyncGenerator<string> {
+  const decoder = new TextDecoder();
   let buffer = "";
   for await (
-    const chunk of Deno.stdin.readable.pipeThrough(new TextDecoderStream())
+    const chunk of process.stdin
   ) {
-    buffer += chunk;
+    buffer += typeof chunk === "string"
+      ? chunk
+      : decoder.decode(chunk as Uint8Array, { stream: true });
     let newline;
     while ((newline = buffer.indexOf("\n")) >= 0) {
       yield buffer.slice(0, newline);
@@ -848,7 +856,7 @@ const HELP =
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    args: Deno.args,
+    args: process.argv.slice(2),
     options: {
       url: { type: "string", default: "ws://127.0.0.1:8765/" },
       mode: { type: "string", default: "chat" },
@@ -882,7 +890,7 @@ async function main(): Promise<void> {
   const timeoutS = number("timeout", values.timeout);
   const hardStop = setTimeout(() => {
     emit({ event: "error", message: `Hard timeout of ${timeoutS} s reached` });
-    Deno.exit(2);
+    process.exit(2);
   }, timeoutS * 1000);
   const generator = new Generator({
     url: values.url,
@@ -924,7 +932,7 @@ async function main(): Promise<void> {
   clearTimeout(hardStop);
   generator.close();
   // Sockets still closing must not keep the process (and the bench) waiting.
-  Deno.exit(0);
+  process.exit(0);
 }
 
 if (import.meta.main) await main();

@@ -41,6 +41,7 @@
  *
  *   deno run --allow-all bench/run.ts [--quick] [--scenario A[,B…]]
  *     [--variant baseline,sqlite,memory,redis,redis2] [--json FILE]
+ *     [--generator auto|bun|deno]
  */
 
 import { parseArgs } from "node:util";
@@ -267,6 +268,69 @@ interface Pinning {
   generator: string[];
   used: boolean;
   why: string;
+  /** How bench/load.ts is run: Bun when it can be had, else Deno. */
+  load: LoadRuntime;
+}
+
+interface LoadRuntime {
+  name: "bun" | "deno";
+  /** The command up to and including bench/load.ts. */
+  command: string[];
+  why: string;
+}
+
+/** The Bun the generator runs under, from npm like Deno itself. */
+const BUN_VERSION = "1.4.5";
+
+/**
+ * Bun's WebSocket client receives several times more frames per second
+ * than Deno's on one core, so under Bun the generator is not what limits
+ * B and D. The chat itself always runs under Deno. `BUN_BIN` names a Bun
+ * binary; otherwise `bun` on the PATH, otherwise Bun from npm (npx).
+ */
+async function loadRuntime(wanted: string): Promise<LoadRuntime> {
+  const deno = (why: string): LoadRuntime => ({
+    name: "deno",
+    command: [DENO, "run", "--allow-net=127.0.0.1", "bench/load.ts"],
+    why,
+  });
+  if (wanted === "deno") return deno("Deno (asked for with --generator deno)");
+  const candidates: [string, string[]][] = [
+    ...(Deno.env.get("BUN_BIN")
+      ? [[Deno.env.get("BUN_BIN")!, []]] as [
+        string,
+        string[],
+      ][]
+      : []),
+    ["bun", []],
+    ["npx", ["-y", `bun@${BUN_VERSION}`]],
+  ];
+  for (const [command, prefix] of candidates) {
+    // Asks Bun where its binary is, so the generator's CPU is Bun's own
+    // process and not a wrapper's.
+    const found = await run(command, [
+      ...prefix,
+      "-e",
+      "console.log(process.execPath + ' ' + Bun.version)",
+    ]);
+    const [path, version] = found.stdout.split("\n").at(-1)?.split(" ") ??
+      [];
+    if (found.ok && path && version) {
+      return {
+        name: "bun",
+        command: [path, "bench/load.ts"],
+        why: `Bun ${version} (${path})`,
+      };
+    }
+  }
+  if (wanted === "bun") {
+    throw new Error(
+      `Bun was asked for but could not be found or installed (npx -y bun@${BUN_VERSION})`,
+    );
+  }
+  return deno(
+    `Deno: Bun could not be had (set BUN_BIN, or let npx install bun@${BUN_VERSION}); the generator may limit B and D`,
+  );
 }
 
 async function run(
@@ -289,7 +353,7 @@ async function run(
 }
 
 /** Pins server and generator to different CPUs when there are two of them. */
-async function pinning(): Promise<Pinning> {
+async function pinning(load: LoadRuntime): Promise<Pinning> {
   const cpus = Number((await run("nproc", [])).stdout) ||
     navigator.hardwareConcurrency;
   const taskset = (await run("taskset", ["-c", "0", "true"])).ok;
@@ -299,6 +363,7 @@ async function pinning(): Promise<Pinning> {
       generator: ["taskset", "-c", "1"],
       used: true,
       why: `server on CPU 0, generator on CPU 1 (nproc ${cpus})`,
+      load,
     };
   }
   return {
@@ -308,11 +373,18 @@ async function pinning(): Promise<Pinning> {
     why: cpus < 2
       ? `not pinned: nproc is ${cpus}`
       : "not pinned: taskset not found",
+    load,
   };
 }
 
-function spawn(prefix: string[], args: string[], stdin: boolean) {
-  const [command, ...rest] = [...prefix, DENO, ...args];
+/** Runs `runtime args` (Deno by default) behind `prefix` (taskset). */
+function spawn(
+  prefix: string[],
+  args: string[],
+  stdin: boolean,
+  runtime: string = DENO,
+) {
+  const [command, ...rest] = [...prefix, runtime, ...args];
   return new Deno.Command(command!, {
     args: rest,
     cwd: ROOT,
@@ -550,19 +622,23 @@ class LoadGenerator {
   #writer: WritableStreamDefaultWriter<Uint8Array>;
 
   constructor(pins: Pinning, url: string, mode: Mode, roomSize?: number) {
-    this.child = spawn(pins.generator, [
-      "run",
-      "--allow-net=127.0.0.1",
-      "bench/load.ts",
-      "--interactive",
-      "--url",
-      url,
-      "--mode",
-      mode,
-      "--timeout",
-      "900",
-      ...(roomSize ? ["--room-size", String(roomSize)] : []),
-    ], true);
+    const [runtime, ...runtimeArgs] = pins.load.command;
+    this.child = spawn(
+      pins.generator,
+      [
+        ...runtimeArgs,
+        "--interactive",
+        "--url",
+        url,
+        "--mode",
+        mode,
+        "--timeout",
+        "900",
+        ...(roomSize ? ["--room-size", String(roomSize)] : []),
+      ],
+      true,
+      runtime,
+    );
     drain(this.child.stderr, this.tail);
     this.#writer = this.child.stdin.getWriter();
     this.#lines = this.#readLines(this.child.stdout)[Symbol.asyncIterator]();
@@ -1375,13 +1451,15 @@ async function main(): Promise<void> {
       scenario: { type: "string" },
       variant: { type: "string" },
       json: { type: "string" },
+      generator: { type: "string", default: "auto" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
   if (values.help) {
     console.log(
       "Usage: deno task bench [--quick] [--scenario A,B,C,D,E] " +
-        "[--variant baseline,sqlite,memory,redis,redis2] [--json FILE]",
+        "[--variant baseline,sqlite,memory,redis,redis2] [--json FILE] " +
+        "[--generator auto|bun|deno]",
     );
     return;
   }
@@ -1398,7 +1476,12 @@ async function main(): Promise<void> {
     "Variant",
     (s) => s.toLowerCase().replace(/^chat\+/, ""),
   );
-  const pins = await pinning();
+  if (!["auto", "bun", "deno"].includes(values.generator)) {
+    throw new RangeError(
+      `Generator "${values.generator}" is not valid: use auto, bun or deno`,
+    );
+  }
+  const pins = await pinning(await loadRuntime(values.generator));
   const started = performance.now();
   const loadAverage = (await Deno.readTextFile("/proc/loadavg").catch(() => ""))
     .split(" ").slice(0, 3).join(" ");
@@ -1407,6 +1490,7 @@ async function main(): Promise<void> {
       values.quick ? "quick" : "full"
     }), Deno ${Deno.version.deno}, ${new Date().toISOString()}`,
     `CPU pinning: ${pins.why}`,
+    `Load generator: ${pins.load.why}`,
     `Load average before the run: ${loadAverage || "unknown"}`,
   ];
   console.error(header.join("\n"));
@@ -1542,7 +1626,13 @@ async function main(): Promise<void> {
     await Deno.writeTextFile(
       values.json,
       JSON.stringify(
-        { plan, pinning: pins.why, loadAverage, results },
+        {
+          plan,
+          pinning: pins.why,
+          generator: pins.load.why,
+          loadAverage,
+          results,
+        },
         null,
         2,
       ),
