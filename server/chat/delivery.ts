@@ -43,6 +43,13 @@ export interface Audience {
   online(): number;
 }
 
+/**
+ * A flush that starts this much later than it was due means the event
+ * loop is behind: the server is saturated, and longer windows (fewer,
+ * fuller frames) are what keeps it up.
+ */
+const LATE_FLUSH_MS = 3;
+
 export class RoomDelivery {
   #audience: Audience;
   #batching: Batching | null;
@@ -50,6 +57,15 @@ export class RoomDelivery {
   #queue: string[] = [];
   #flushPending = false;
   #lastFlushAt = -Infinity;
+  /** When the pending flush was due. */
+  #dueAt = 0;
+  /**
+   * The batch window in use: the configured one while the server keeps
+   * up, so the oldest event of a batch waits no longer than that; doubled
+   * after each flush that started late or whose sends took half a window,
+   * up to one millisecond per 50 members; eased back when both are quick.
+   */
+  #windowMs = 0;
   /** Events delivered in about the last second (exponentially decayed). */
   #eventRate = 0;
   #eventRateAt = 0;
@@ -60,6 +76,12 @@ export class RoomDelivery {
   constructor(audience: Audience, batching: Batching | null) {
     this.#audience = audience;
     this.#batching = batching;
+    this.#windowMs = batching?.windowMs ?? 0;
+  }
+
+  /** The window a batch waits at most now, in milliseconds. */
+  get windowMs(): number {
+    return this.#windowMs;
   }
 
   /** Whether a leave of `userId` is waiting in the presence window. */
@@ -144,9 +166,7 @@ export class RoomDelivery {
         Math.exp(-Math.max(0, now - this.#eventRateAt) / 1000) + 1;
     this.#eventRateAt = now;
     const busy = this.#eventRate * size >= batching.busyFramesPerSecond;
-    // A bigger room gets a longer window: each window costs one frame per
-    // member, so this keeps a busy room near a fixed frame budget.
-    const windowMs = Math.max(batching.windowMs, size / 50);
+    const windowMs = this.#windowMs;
     if (
       !this.#flushPending &&
       (!busy || now - this.#lastFlushAt >= windowMs)
@@ -158,10 +178,8 @@ export class RoomDelivery {
     this.#queue.push(frame);
     if (!this.#flushPending) {
       this.#flushPending = true;
-      batching.schedule(
-        () => this.flush(),
-        this.#lastFlushAt + windowMs - now,
-      );
+      this.#dueAt = this.#lastFlushAt + windowMs;
+      batching.schedule(() => this.flush(), this.#dueAt - now);
     }
   }
 
@@ -178,7 +196,9 @@ export class RoomDelivery {
     if (this.#queue.length === 0) return;
     const frames = this.#queue;
     this.#queue = [];
-    this.#lastFlushAt = this.#batching?.now() ?? 0;
+    const batching = this.#batching;
+    const startedAt = batching?.now() ?? 0;
+    this.#lastFlushAt = startedAt;
     this.#toPeers(
       frames.length === 1
         ? frames[0] ?? ""
@@ -186,6 +206,23 @@ export class RoomDelivery {
         : `{"type":"batch","messages":[${frames.join(",")}]}`,
       frames.length,
     );
+    if (batching) this.#adapt(batching, startedAt);
+  }
+
+  /**
+   * Batching costs latency; it buys CPU only when the server is short of
+   * it. A flush that started late, or whose sends took half a window, says
+   * so: the window doubles, up to 1 ms per 50 members (each window costs a
+   * frame per member, so this keeps a busy room near a fixed frame budget).
+   * Otherwise it eases back to the configured window.
+   */
+  #adapt(batching: Batching, startedAt: number): void {
+    const late = startedAt - this.#dueAt;
+    const sendMs = batching.now() - startedAt;
+    const cap = Math.max(batching.windowMs, this.#audience.size() / 50);
+    this.#windowMs = late > LATE_FLUSH_MS || sendMs > this.#windowMs / 2
+      ? Math.min(cap, this.#windowMs * 2)
+      : Math.max(batching.windowMs, this.#windowMs * 0.8);
   }
 
   #toPeers(frame: string, events: number): void {
