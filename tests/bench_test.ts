@@ -14,11 +14,53 @@ import { startServer } from "./helpers.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
-async function runGenerator(args: string[]): Promise<SendReport> {
-  const output = await new Deno.Command(Deno.execPath(), {
+/**
+ * Bun, as `deno task bench` finds it (BUN_BIN, then `bun`, then npm), or
+ * null when it cannot be had here.
+ */
+async function findBun(): Promise<string | null> {
+  const candidates: [string, string[]][] = [
+    ...(Deno.env.get("BUN_BIN")
+      ? [[Deno.env.get("BUN_BIN")!, []]] as [
+        string,
+        string[],
+      ][]
+      : []),
+    ["bun", []],
+    ["npx", ["-y", "bun@1.4.5"]],
+  ];
+  for (const [command, prefix] of candidates) {
+    try {
+      const output = await new Deno.Command(command, {
+        args: [...prefix, "-e", "console.log(process.execPath)"],
+        stdout: "piped",
+        stderr: "null",
+      }).output();
+      const path = new TextDecoder().decode(output.stdout).trim().split("\n")
+        .at(-1);
+      if (output.success && path) return path;
+    } catch {
+      // Not there; try the next.
+    }
+  }
+  return null;
+}
+
+const BUN = await findBun();
+if (BUN === null) {
+  console.log(
+    "NOT RUN: the Bun generator test needs Bun (BUN_BIN, bun on the PATH, or npx bun@1.4.5 from npm); it is reported as ignored.",
+  );
+}
+
+async function runGenerator(
+  args: string[],
+  runtime: "deno" | "bun" = "deno",
+): Promise<SendReport> {
+  const command = runtime === "bun" ? BUN! : Deno.execPath();
+  const output = await new Deno.Command(command, {
     args: [
-      "run",
-      "--allow-net=127.0.0.1",
+      ...(runtime === "bun" ? [] : ["run", "--allow-net=127.0.0.1"]),
       "bench/load.ts",
       "--timeout",
       "30",
@@ -174,4 +216,42 @@ Deno.test("with several URLs the generator spreads its clients over them and sti
       await server.finished;
     }
   }
+});
+
+Deno.test({
+  name: "under Bun and under Deno the generator counts the same deliveries",
+  ignore: BUN === null,
+  fn: async () => {
+    const server = startServer({
+      sendRate: { capacity: 1_000_000, refillPerSecond: 1_000_000 },
+      batchWindowMs: 5,
+      busyFramesPerSecond: 0,
+      schedule: (callback, delayMs) => setTimeout(callback, delayMs),
+    });
+    try {
+      const clients = 30;
+      const args = [
+        "--url",
+        server.wsUrl,
+        "--clients",
+        String(clients),
+        "--senders",
+        "3",
+        "--rate",
+        "300",
+        "--duration",
+        "1",
+      ];
+      const underDeno = await runGenerator([...args, "--room", "deno"]);
+      const underBun = await runGenerator([...args, "--room", "bun"], "bun");
+      assertAllCounted(underDeno, clients);
+      assertAllCounted(underBun, clients);
+      for (const report of [underDeno, underBun]) {
+        assert.equal(report.sent, 300);
+        assert.equal(report.received, 300 * clients);
+      }
+    } finally {
+      await server.close();
+    }
+  },
 });
