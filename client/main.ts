@@ -123,6 +123,7 @@ function main(): void {
   });
 
   let lastTypingAt = -Infinity;
+  let membersAsked = { after: -1, at: 0 };
 
   const view = createView(document, {
     send(text) {
@@ -160,6 +161,20 @@ function main(): void {
     },
     discardMessage(id) {
       if (outbox.remove(id)) outboxChanged();
+    },
+    moreMembers() {
+      const after = state.membersCursor;
+      const now = Date.now();
+      // One request per page; asked again only if its answer got lost.
+      if (
+        after === undefined ||
+        (after === membersAsked.after && now - membersAsked.at < 3_000)
+      ) {
+        return;
+      }
+      if (connection.send({ type: "members", after })) {
+        membersAsked = { after, at: now };
+      }
     },
     retryConnection() {
       connection.retryNow();

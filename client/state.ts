@@ -91,10 +91,16 @@ export interface State {
   readonly nextKey: number;
   readonly members: readonly Member[];
   /**
-   * The room's size when a `presence` summary left `members` incomplete
-   * (a crowd arrived faster than names are listed); otherwise undefined.
+   * The room's size when `members` is incomplete: a big room's list is
+   * read a page at a time, and a `presence` summary may name only some of
+   * a crowd; otherwise undefined.
    */
   readonly online?: number;
+  /**
+   * Where the next page of a big room's member list starts (a `members`
+   * request's `after`), or undefined when the list is complete.
+   */
+  readonly membersCursor?: number;
   readonly typing: readonly TypingEntry[];
   readonly typingTimeoutMs: number;
   /** Mirror of the outbox; entries not yet in `items` show as pending. */
@@ -224,13 +230,21 @@ function reduceServer(
       // any gap marker from its first message already.
       return addHistory(state, message.messages);
     case "members": {
-      // The rest of the welcome's list. Events after the welcome follow the
-      // series, so appending (without duplicates) is enough.
+      // A page asked for while scrolling the list. Joins, leaves and renames
+      // since the welcome have reached the list as events, so appending
+      // those not known yet is enough.
       const known = new Set(state.members.map((m) => m.id));
       const added = message.members.filter((m) => !known.has(m.id));
-      return added.length === 0
-        ? state
-        : { ...state, members: [...state.members, ...added] };
+      const membersCursor = message.more
+        ? message.next ?? state.membersCursor
+        : undefined;
+      return {
+        ...state,
+        members: added.length === 0
+          ? state.members
+          : [...state.members, ...added],
+        membersCursor,
+      };
     }
     case "chat": {
       const m = message.message;
@@ -369,7 +383,8 @@ function reduceWelcome(
     youId: you.id,
     epoch: welcome.epoch,
     members: welcome.members,
-    online: undefined,
+    online: welcome.moreMembers ? welcome.online : undefined,
+    membersCursor: welcome.moreMembers ? welcome.membersCursor ?? 0 : undefined,
     typing: [],
     typingTimeoutMs: welcome.typingTimeoutMs,
   };

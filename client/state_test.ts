@@ -83,20 +83,34 @@ Deno.test("a fresh welcome shows the history, members and identity", () => {
   assert.equal(state.typingTimeoutMs, 4000);
 });
 
-Deno.test("members frames after a welcome complete the member list", () => {
+Deno.test("member pages asked for after a welcome complete the list; the count comes from the welcome", () => {
   const CAL: Member = { id: "u-cal", name: "Cal" };
   const DAN: Member = { id: "u-dan", name: "Dan" };
-  const state = run(
+  const first = run(
     fresh(),
-    server(welcome({ members: [ANA], moreMembers: true })),
-    server({ type: "members", members: [BEA, CAL], more: true }),
-    server({ type: "members", members: [DAN, BEA], more: false }),
+    server(
+      welcome({
+        members: [ANA],
+        moreMembers: true,
+        online: 4,
+        membersCursor: 1,
+      }),
+    ),
+  );
+  assert.equal(first.online, 4, "the room's size, not the names known");
+  assert.equal(first.membersCursor, 1, "where the next page starts");
+  const state = run(
+    first,
+    server({ type: "members", members: [BEA, CAL], more: true, next: 3 }),
+    server({ type: "members", members: [DAN, BEA], more: false, next: 4 }),
   );
   assert.deepEqual(state.members, [ANA, BEA, CAL, DAN]);
-  assert.equal(state.online, undefined, "the list is complete, not partial");
+  assert.equal(state.membersCursor, undefined, "nothing more to ask for");
   // A reconnect's welcome starts the list again rather than adding to it.
   const again = run(state, server(welcome({ members: [ANA, CAL] })));
   assert.deepEqual(again.members, [ANA, CAL]);
+  assert.equal(again.online, undefined);
+  assert.equal(again.membersCursor, undefined);
 });
 
 Deno.test("history frames after a welcome complete the history and lastSeq", () => {

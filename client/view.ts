@@ -39,6 +39,8 @@ export interface ViewHandlers {
   discardMessage(id: string): void;
   retryConnection(): void;
   setLang(lang: Lang): void;
+  /** The end of a big room's member list came into view: the next page. */
+  moreMembers(): void;
 }
 
 export interface View {
@@ -262,22 +264,37 @@ export function createView(doc: Document, handlers: ViewHandlers): View {
       connection.phase !== "closed";
   }
 
+  // A big room's list is read a page at a time, when its end is in view:
+  // the panel opened (phones) or scrolled down.
+  const moreObserver = typeof IntersectionObserver === "function"
+    ? new IntersectionObserver((entries) => {
+      if (entries.some((entry) => entry.isIntersecting)) {
+        handlers.moreMembers();
+      }
+    })
+    : null;
+
   function renderMembers(state: State): void {
     const you = state.you?.id;
     onlineCount.textContent = t(state.lang, "onlineCount", {
       n: state.online ?? state.members.length,
     });
-    memberList.replaceChildren(
-      ...sortedMembers(state).map((member) => {
-        const li = el("li", member.id === you ? "member self" : "member");
-        li.append(avatar(member.id, member.name));
-        li.append(el("bdi", "member-name", member.name));
-        if (member.id === you) {
-          li.append(" ", el("span", "you-tag", t(state.lang, "you")));
-        }
-        return li;
-      }),
-    );
+    const rows = sortedMembers(state).map((member) => {
+      const li = el("li", member.id === you ? "member self" : "member");
+      li.append(avatar(member.id, member.name));
+      li.append(el("bdi", "member-name", member.name));
+      if (member.id === you) {
+        li.append(" ", el("span", "you-tag", t(state.lang, "you")));
+      }
+      return li;
+    });
+    moreObserver?.disconnect();
+    if (state.membersCursor !== undefined) {
+      const more = el("li", "member-more", t(state.lang, "moreMembers"));
+      rows.push(more);
+      moreObserver?.observe(more);
+    }
+    memberList.replaceChildren(...rows);
   }
 
   function avatar(id: string, name: string): HTMLElement {

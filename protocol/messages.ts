@@ -42,6 +42,12 @@ export const PRESENCE_LISTED = 20;
  */
 export const MEMBERS_PER_FRAME = 20;
 /**
+ * Members in one answer to a `members` request. A join costs the server the
+ * welcome's first MEMBERS_PER_FRAME alone; the rest of a big room's list is
+ * read only by those who scroll through it, a page at a time.
+ */
+export const MEMBERS_PER_PAGE = 100;
+/**
  * History per frame, in characters of JSON, for the same reason: the welcome
  * holds the oldest messages up to this size and `history` frames the rest
  * (a frame always holds at least one message, however long).
@@ -172,11 +178,22 @@ export interface TypingMessage {
   type: "typing";
 }
 
+/**
+ * The next page of the member list, after the welcome's first one: `after`
+ * is the cursor the welcome (`membersCursor`) or the last page (`next`)
+ * gave. Answered with a `members` message.
+ */
+export interface MembersRequest {
+  type: "members";
+  after: number;
+}
+
 export type ClientMessage =
   | HelloMessage
   | SendMessage
   | RenameMessage
-  | TypingMessage;
+  | TypingMessage
+  | MembersRequest;
 
 // ---------------------------------------------------------------------------
 // Server → client.
@@ -206,10 +223,17 @@ export interface WelcomeMessage {
   history: ChatMessage[];
   /** Whether `history` frames with the rest of the history follow at once. */
   moreHistory: boolean;
-  /** The first MEMBERS_PER_FRAME members; the rest follow in `members`. */
+  /** The first MEMBERS_PER_FRAME members, in the order they joined. */
   members: Member[];
-  /** Whether `members` frames with the rest of the list follow at once. */
+  /**
+   * Whether more are listed; they are not sent unless asked for, with a
+   * `members` request from `membersCursor` (a list people scroll to).
+   */
   moreMembers: boolean;
+  /** How many members are listed in all (the room's online count). */
+  online?: number;
+  /** Where the next page of the list starts (`members` request `after`). */
+  membersCursor?: number;
   /** Typing notices expire after this many milliseconds. */
   typingTimeoutMs: number;
 }
@@ -226,16 +250,17 @@ export interface HistoryMessage {
 }
 
 /**
- * The rest of a welcome's member list, sent right after it and before any
- * other frame. Each is made when the client is ready for it, from the room
- * as it is then; the events that follow the series bring the list up to
- * date (see docs/PROTOCOL.md).
+ * A page of the member list, answering a `members` request; made from the
+ * room as it is then (the events around it keep the list current, see
+ * docs/PROTOCOL.md).
  */
 export interface MembersMessage {
   type: "members";
   members: Member[];
-  /** Whether another `members` frame follows. */
+  /** Whether more members follow this page. */
   more: boolean;
+  /** The cursor for the next request. */
+  next?: number;
 }
 
 export interface ChatEvent {
@@ -393,6 +418,7 @@ const CLIENT_FIELDS: Record<ClientMessage["type"], readonly string[]> = {
   send: ["type", "id", "text"],
   rename: ["type", "name"],
   typing: ["type"],
+  members: ["type", "after"],
 };
 
 function isClientType(type: unknown): type is ClientMessage["type"] {
@@ -506,6 +532,15 @@ export function validateClientMessage(data: unknown): ClientMessage {
       };
     case "typing":
       return { type };
+    case "members": {
+      const after = data["after"];
+      if (
+        typeof after !== "number" || !Number.isSafeInteger(after) || after < 0
+      ) {
+        throw bad('Field "after" must be a non-negative integer');
+      }
+      return { type, after };
+    }
   }
 }
 
@@ -666,6 +701,9 @@ function toServerMessage(data: unknown): ServerMessage | null {
         d["members"].every(isMember) &&
         (d["moreMembers"] === undefined ||
           typeof d["moreMembers"] === "boolean") &&
+        (d["online"] === undefined || typeof d["online"] === "number") &&
+        (d["membersCursor"] === undefined ||
+          typeof d["membersCursor"] === "number") &&
         typeof d["typingTimeoutMs"] === "number"
       ) {
         return {
@@ -682,6 +720,10 @@ function toServerMessage(data: unknown): ServerMessage | null {
           members: d["members"],
           // A version 1 server sent the whole list in the welcome.
           moreMembers: d["moreMembers"] ?? false,
+          ...(typeof d["online"] === "number" ? { online: d["online"] } : {}),
+          ...(typeof d["membersCursor"] === "number"
+            ? { membersCursor: d["membersCursor"] }
+            : {}),
           typingTimeoutMs: d["typingTimeoutMs"],
         };
       }
@@ -693,8 +735,14 @@ function toServerMessage(data: unknown): ServerMessage | null {
         : null;
     case "members":
       return Array.isArray(d["members"]) && d["members"].every(isMember) &&
-          typeof d["more"] === "boolean"
-        ? { type: "members", members: d["members"], more: d["more"] }
+          typeof d["more"] === "boolean" &&
+          (d["next"] === undefined || typeof d["next"] === "number")
+        ? {
+          type: "members",
+          members: d["members"],
+          more: d["more"],
+          ...(typeof d["next"] === "number" ? { next: d["next"] } : {}),
+        }
         : null;
     case "chat":
       return isChatMessage(d["message"])

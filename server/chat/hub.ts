@@ -13,8 +13,9 @@ import {
   type HelloMessage,
   HISTORY_FRAME_CHARS,
   HISTORY_ON_JOIN,
-  type Member,
   MEMBERS_PER_FRAME,
+  MEMBERS_PER_PAGE,
+  type MembersRequest,
   normalizeRoomName,
   PROTOCOL_VERSION,
   ProtocolError,
@@ -121,6 +122,7 @@ interface Connection {
 interface SessionLimits {
   send: TokenBucket;
   rename: TokenBucket;
+  memberPages: TokenBucket;
 }
 
 /** A handler returns a promise when later messages must wait for it. */
@@ -162,6 +164,8 @@ export const DEFAULTS = {
   busyFramesPerSecond: 50_000,
   sendRate: { capacity: 10, refillPerSecond: 1 },
   renameRate: { capacity: 1, refillPerSecond: 0.1 },
+  /** Pages of the member list: a fast scroll through a big room is fine. */
+  memberPageRate: { capacity: 20, refillPerSecond: 5 },
   abuseRate: { capacity: 30, refillPerSecond: 1 },
 } as const;
 
@@ -231,51 +235,6 @@ function* historyFrames(slices: HistorySlice[]): Generator<string> {
   }
 }
 
-/**
- * A position in a room's member list being sent: the session looked at
- * next (looked ahead, to know whether more follow) and the rest.
- */
-interface MemberCursor {
-  next: IteratorResult<Session>;
-  rest: Iterator<Session>;
-}
-
-/**
- * Takes up to MEMBERS_PER_FRAME members from `cursor`. Who is listed is
- * decided when the slice is made, so a session looked ahead at earlier may
- * have left since and is skipped.
- */
-function takeMembers(room: Room, cursor: MemberCursor): Member[] {
-  const members: Member[] = [];
-  while (!cursor.next.done && members.length < MEMBERS_PER_FRAME) {
-    if (room.isListed(cursor.next.value)) {
-      members.push(memberOf(cursor.next.value));
-    }
-    cursor.next = cursor.rest.next();
-  }
-  return members;
-}
-
-/**
- * `members` frames continuing a welcome. Made as the peer reads them, so a
- * joiner of a 3,000-person room holds an iterator rather than 150 KB of
- * JSON. What changed since the welcome (a leave, a rename) is also
- * announced after the series, so the client's list ends up current either
- * way. At least one frame is made, so the client always sees `more: false`.
- */
-function* memberFrames(room: Room, cursor: MemberCursor): Generator<string> {
-  do {
-    const members = takeMembers(room, cursor);
-    yield JSON.stringify(
-      {
-        type: "members",
-        members,
-        more: !cursor.next.done,
-      } satisfies ServerMessage,
-    );
-  } while (!cursor.next.done);
-}
-
 export class Hub {
   #store: ChatStore;
   #fanout: Fanout;
@@ -310,6 +269,7 @@ export class Hub {
     send: (c, m) => this.#send(c, m),
     rename: (c, m) => this.#rename(c, m),
     typing: (c) => this.#typing(c),
+    members: (c, m) => this.#members(c, m),
   };
 
   constructor(options: HubOptions) {
@@ -465,6 +425,7 @@ export class Hub {
       limits = {
         send: new TokenBucket(this.#sendRate, now),
         rename: new TokenBucket(this.#renameRate, now),
+        memberPages: new TokenBucket(DEFAULTS.memberPageRate, now),
       };
       this.#limits.set(session, limits);
     }
@@ -738,8 +699,9 @@ export class Hub {
       ? room.goLive(session, history.epoch, history.lastSeq)
       : null;
     const [firstHistory, ...laterHistory] = sliceHistory(history.messages);
-    const listed = room.listedAsOfNow();
-    const members: MemberCursor = { next: listed.next(), rest: listed };
+    // The first page only: the rest is read on demand, so a join costs one
+    // frame whatever the room's size.
+    const members = room.listedPage(0, MEMBERS_PER_FRAME);
     const welcome: WelcomeMessage = {
       type: "welcome",
       protocol: PROTOCOL_VERSION,
@@ -751,8 +713,10 @@ export class Hub {
       recovered: history.recovered,
       history: firstHistory?.messages ?? [],
       moreHistory: laterHistory.length > 0,
-      members: takeMembers(room, members),
-      moreMembers: !members.next.done,
+      members: members.members,
+      moreMembers: members.more,
+      online: room.listedCount(),
+      membersCursor: members.next,
       typingTimeoutMs: this.#typingTimeoutMs,
     };
     connection.peer.send(JSON.stringify(welcome));
@@ -760,9 +724,6 @@ export class Hub {
     // this peer later, each frame made as the client reads.
     if (welcome.moreHistory) {
       connection.peer.stream(historyFrames(laterHistory));
-    }
-    if (welcome.moreMembers) {
-      connection.peer.stream(memberFrames(room, members));
     }
     if (announceJoin) {
       room.announce("joined", memberOf(session));
@@ -991,6 +952,21 @@ export class Hub {
       }
       return apply();
     });
+  }
+
+  /** A page of the member list, for someone scrolling through it. */
+  #members(connection: Connection, request: MembersRequest): void {
+    const { session, room } = this.#joined(connection);
+    this.#spend(this.#limitsOf(session).memberPages, "member list pages");
+    const page = room.listedPage(request.after, MEMBERS_PER_PAGE);
+    connection.peer.send(JSON.stringify(
+      {
+        type: "members",
+        members: page.members,
+        more: page.more,
+        next: page.next,
+      } satisfies ServerMessage,
+    ));
   }
 
   #typing(connection: Connection): void {

@@ -10,7 +10,9 @@ import {
   type ClientMessage,
   CLOSE_CODES,
   HISTORY_FRAME_CHARS,
+  type Member,
   MEMBERS_PER_FRAME,
+  MEMBERS_PER_PAGE,
   parseServerMessage,
   PROTOCOL_VERSION,
   type ServerMessage,
@@ -357,156 +359,88 @@ Deno.test("a later joiner's welcome lists everyone present and the history", asy
   assert.notEqual(bea.welcome.you.id, ana.welcome.you.id);
 });
 
-Deno.test("a large room's member list follows the welcome in small members frames, nothing between", async () => {
+/** Every page of the member list after `welcome`, requested in turn. */
+async function readMemberList(
+  t: ReturnType<typeof setup>,
+  peer: TestPeer,
+  welcome: WelcomeMessage,
+): Promise<{ members: Member[]; pages: number[] }> {
+  const members = [...welcome.members];
+  const pages: number[] = [];
+  let more = welcome.moreMembers;
+  let after = welcome.membersCursor ?? 0;
+  while (more) {
+    await t.hub.receive(peer.id, { type: "members", after });
+    const page = peer.last("members");
+    members.push(...page.members);
+    pages.push(page.members.length);
+    more = page.more;
+    after = page.next ?? after;
+  }
+  return { members, pages };
+}
+
+Deno.test("joining a large room costs one frame: the first page, the count and a cursor; the rest on request", async () => {
   const t = setup();
-  const present = (await t.joinMany(2 * MEMBERS_PER_FRAME + 5)).map((j) =>
-    j.welcome.you
-  );
+  const present = (await t.joinMany(230)).map((j) => j.welcome.you);
   const { peer, welcome } = await t.join();
   const everyone = [...present, welcome.you];
   assert.equal(welcome.members.length, MEMBERS_PER_FRAME);
   assert.equal(welcome.moreMembers, true);
-  // Welcome, then exactly the slices, in order, before any other frame
-  // (here the announcement of the joiner itself).
-  const types = peer.frames.map((f) => f.type);
-  assert.deepEqual(types, ["welcome", "members", "members", "joined"]);
-  const slices = peer.all("members");
-  assert.deepEqual(slices.map((s) => s.members.length), [
-    MEMBERS_PER_FRAME,
-    6,
-  ]);
-  assert.deepEqual(slices.map((s) => s.more), [true, false]);
+  assert.equal(welcome.online, 231);
   assert.deepEqual(
-    [...welcome.members, ...slices.flatMap((s) => s.members)],
-    everyone,
+    peer.frames.map((f) => f.type),
+    ["welcome", "joined"],
+    "no list streamed to the joiner",
   );
-  // A room that fits in the welcome sends no members frames.
+  const { members, pages } = await readMemberList(t, peer, welcome);
+  assert.deepEqual(pages, [MEMBERS_PER_PAGE, MEMBERS_PER_PAGE, 11]);
+  assert.deepEqual(
+    members,
+    everyone,
+    "everyone once, in the order they joined",
+  );
+  // A room that fits in the welcome needs no request.
   const small = await setup().join();
   assert.equal(small.welcome.moreMembers, false);
-  assert.equal(small.peer.all("members").length, 0);
+  assert.equal(small.welcome.online, 1);
 });
 
-Deno.test("member slices shared between joiners follow renames and leaves", async () => {
+Deno.test("member pages are made when asked: renames and leaves since the welcome show", async () => {
   const t = setup();
-  const present = await t.joinMany(2 * MEMBERS_PER_FRAME + 5);
-  const listOf = (peer: TestPeer, welcome: WelcomeMessage) => [
-    ...welcome.members,
-    ...peer.all("members").flatMap((m) => m.members),
-  ];
-  const first = await t.join();
-  const firstList = listOf(first.peer, first.welcome);
-  assert.equal(firstList.length, present.length + 1);
-
-  // A rename inside a slice another joiner already got.
+  const present = await t.joinMany(MEMBERS_PER_FRAME + 30);
+  const { peer, welcome } = await t.join();
   const renamed = present[MEMBERS_PER_FRAME + 3]!;
   await t.hub.receive(renamed.peer.id, { type: "rename", name: "Zed" });
-  const second = await t.join();
-  const secondList = listOf(second.peer, second.welcome);
-  assert.equal(
-    secondList.find((m) => m.id === renamed.welcome.you.id)?.name,
-    "Zed",
-  );
-
-  // A leave shifts everyone after it into earlier slices.
-  const leaver = present[2]!;
-  t.hub.disconnect(leaver.peer.id);
-  t.advance(DEFAULTS.leaveGraceMs + 1);
-  t.hub.sweep();
-  const third = await t.join();
-  const thirdList = listOf(third.peer, third.welcome);
-  const ids = thirdList.map((m) => m.id);
-  assert.equal(new Set(ids).size, ids.length, "nobody twice");
-  assert.ok(!ids.includes(leaver.welcome.you.id), "the leaver is gone");
-  assert.equal(ids.length, present.length + 3 - 1);
-});
-
-Deno.test("a member list not yet read is made when read: who left meanwhile is skipped, later joiners are not listed", async () => {
-  const t = setup();
-  const present = await t.joinMany(2 * MEMBERS_PER_FRAME + 5);
-  const peer = t.connect();
-  peer.hold();
-  await t.hub.receive(peer.id, { type: "hello", room: "main" });
-  const welcome = peer.last("welcome");
-  assert.equal(welcome.moreMembers, true);
-  assert.equal(peer.all("members").length, 0, "the rest waits for the reader");
-
-  const leaver = present[MEMBERS_PER_FRAME + 1]!;
+  const leaver = present[MEMBERS_PER_FRAME + 5]!;
   t.hub.disconnect(leaver.peer.id);
   t.advance(DEFAULTS.leaveGraceMs + 1);
   t.hub.sweep();
   const late = await t.join();
-  peer.release();
-
-  const listed = [
-    ...welcome.members,
-    ...peer.all("members").flatMap((m) => m.members),
-  ].map((m) => m.id);
-  assert.ok(!listed.includes(leaver.welcome.you.id), "leaver skipped");
-  assert.ok(!listed.includes(late.welcome.you.id), "later joiner not listed");
-  assert.equal(listed.length, present.length + 1 - 1);
-  assert.equal(peer.all("members").at(-1)?.more, false);
-  // What happened meanwhile follows the list, in order.
-  const after = peer.frames.slice(
-    peer.frames.findLastIndex((f) => f.type === "members") + 1,
-  ).map((f) => f.type);
-  assert.deepEqual(after, ["joined", "left", "joined"], "own join, then them");
-});
-
-Deno.test("a member whose leave is cancelled by a quick return while the list waits is still listed", async () => {
-  const timers: (() => void)[] = [];
-  const t = setup({
-    batchWindowMs: 5,
-    schedule: (callback) => timers.push(callback),
-  });
-  const present = await t.joinMany(MEMBERS_PER_FRAME + 5);
-  for (const run of timers.splice(0)) run();
-  const peer = t.connect();
-  peer.hold();
-  await t.hub.receive(peer.id, { type: "hello", room: "main" });
-
-  // Gone past the grace period: its "left" waits in the presence window…
-  const back = present[MEMBERS_PER_FRAME + 2]!;
-  t.hub.disconnect(back.peer.id);
-  t.advance(DEFAULTS.leaveGraceMs + 1);
-  t.hub.sweep();
-  // The list is read now, while that leave is pending…
-  peer.release();
-  // …and then the leave is cancelled by a resume before the window ends.
-  const resumed = await t.join({ resumeToken: back.welcome.resumeToken });
-  assert.equal(resumed.welcome.resumed, true);
-  for (const run of timers.splice(0)) run();
-
-  const listed = [
-    ...peer.last("welcome").members,
-    ...peer.all("members").flatMap((m) => m.members),
-  ].map((m) => m.id);
-  assert.ok(listed.includes(back.welcome.you.id), "never announced as gone");
+  const { members } = await readMemberList(t, peer, welcome);
+  const ids = members.map((m) => m.id);
+  assert.equal(new Set(ids).size, ids.length, "nobody twice");
+  assert.ok(!ids.includes(leaver.welcome.you.id), "the leaver is gone");
+  assert.ok(ids.includes(late.welcome.you.id), "a later joiner is listed");
   assert.equal(
-    peer.all("left").length +
-      peer.all("presence").reduce((n, p) => n + p.leftCount, 0),
-    0,
-    "and no leave was published",
+    members.find((m) => m.id === renamed.welcome.you.id)?.name,
+    "Zed",
   );
 });
 
-Deno.test("when everyone after the welcome's slice left before it was read, the list still ends with more: false", async () => {
+Deno.test("member pages need a hello and are rate limited", async () => {
   const t = setup();
-  const present = await t.joinMany(MEMBERS_PER_FRAME + 2);
-  const peer = t.connect();
-  peer.hold();
-  await t.hub.receive(peer.id, { type: "hello", room: "main" });
-  for (const gone of present.slice(MEMBERS_PER_FRAME)) {
-    t.hub.disconnect(gone.peer.id);
+  await t.joinMany(MEMBERS_PER_FRAME + 5);
+  const stranger = t.connect();
+  await t.hub.receive(stranger.id, { type: "members", after: 0 });
+  assert.equal(stranger.last("error").code, "hello_required");
+  const { peer } = await t.join();
+  for (let i = 0; i < 25; i++) {
+    await t.hub.receive(peer.id, { type: "members", after: 0 });
   }
-  t.advance(DEFAULTS.leaveGraceMs + 1);
-  t.hub.sweep();
-  peer.release();
-  assert.equal(peer.last("welcome").moreMembers, true);
-  const slices = peer.all("members");
-  assert.deepEqual(slices.map((s) => s.more), [false]);
-  assert.deepEqual(slices[0]?.members.map((m) => m.id), [
-    peer.last("welcome").you.id,
-  ]);
+  assert.equal(peer.all("members").length, 20, "the burst");
+  assert.equal(peer.last("error").code, "rate_limited");
+  assert.equal(peer.last("error").ref, "members");
 });
 
 Deno.test("a long history follows the welcome in history frames of bounded size, oldest first", async () => {

@@ -78,7 +78,7 @@ export class Room {
   #sessions = new Map<string, Session>();
   #byTokenHash = new Map<string, Session>();
   #bySkeleton = new Map<string, Session>();
-  /** When each session was added, for `listedAsOfNow`. */
+  /** When each session was added: the member list's order and cursor. */
   #addedAt = new WeakMap<Session, number>();
   #added = 0;
   /** Work in progress (welcomes being made, sends in flight). */
@@ -486,21 +486,24 @@ export class Room {
   }
 
   /**
-   * The listed sessions, in the order they first joined, read lazily: only
-   * sessions added by now are visited, and each is checked for being listed
-   * when it is reached, so one who leaves meanwhile is skipped. Holding it
-   * costs a Map iterator, not a copy of a big room's list.
+   * Up to `limit` listed members who joined after cursor `after`, in the
+   * order they joined, and the cursor of the last one. Scans the room (a
+   * page is asked for only by someone scrolling the list); holds nothing.
    */
-  listedAsOfNow(): Iterator<Session> {
-    // Read now: a generator's body only runs at its first `next()`.
-    return this.#listedUpTo(this.#added);
-  }
-
-  *#listedUpTo(last: number): Generator<Session> {
+  listedPage(
+    after: number,
+    limit: number,
+  ): { members: Member[]; next: number; more: boolean } {
+    const members: Member[] = [];
+    let next = after;
     for (const session of this.#sessions.values()) {
-      if ((this.#addedAt.get(session) ?? Infinity) > last) return;
-      if (this.isListed(session)) yield session;
+      const addedAt = this.#addedAt.get(session) ?? 0;
+      if (addedAt <= after || !this.isListed(session)) continue;
+      if (members.length === limit) return { members, next, more: true };
+      members.push(memberOf(session));
+      next = Math.max(next, addedAt);
     }
+    return { members, next, more: false };
   }
 
   /**
