@@ -649,3 +649,26 @@ Deno.test("parseServerFrame unwraps a batch and skips items it does not know", (
   assert.equal(parseServerFrame("{"), null);
   assert.equal(parseServerFrame('{"type":"batch","messages":3}'), null);
 });
+
+Deno.test("a members request carries a non-negative integer cursor and nothing else", () => {
+  assert.deepEqual(parseClientMessage('{"type":"members","after":20}'), {
+    type: "members",
+    after: 20,
+  });
+  for (
+    const bad of [
+      '{"type":"members"}',
+      '{"type":"members","after":-1}',
+      '{"type":"members","after":1.5}',
+      '{"type":"members","after":"20"}',
+      '{"type":"members","after":20,"limit":1000}',
+    ]
+  ) {
+    assert.throws(
+      () => parseClientMessage(bad),
+      (error: unknown) =>
+        error instanceof ProtocolError && error.code === "bad_message",
+      bad,
+    );
+  }
+});
