@@ -445,7 +445,54 @@ export function parseClientMessage(frame: string): ClientMessage {
   } catch {
     throw new ProtocolError("bad_json", "Frame is not valid JSON");
   }
+  // JSON.parse keeps the last of repeated keys, so {"type":"rename",
+  // "type":"send",…} would be taken for a send: refuse such frames.
+  if (isPlainObject(data)) {
+    if (topLevelKeys(frame) !== Object.keys(data).length) {
+      const keys: string[] = [];
+      topLevelKeys(frame, keys);
+      const seen = new Set<string>();
+      const repeated = keys.find((key) => seen.size === seen.add(key).size);
+      throw bad(`Key ${JSON.stringify(repeated ?? "")} appears more than once`);
+    }
+  }
   return validateClientMessage(data);
+}
+
+/**
+ * Counts the keys of the top-level object in `json` (valid JSON, already
+ * parsed), pushing each, decoded, onto `keys` if given. One pass over the
+ * text, allocating nothing unless asked: this runs for every frame.
+ */
+export function topLevelKeys(json: string, keys?: string[]): number {
+  let depth = 0;
+  let count = 0;
+  /** At depth 1, whether the next string is a key (after `{` or `,`). */
+  let expectKey = false;
+  for (let i = 0; i < json.length; i++) {
+    const c = json.charCodeAt(i);
+    if (c === 0x22 /* " */) {
+      const start = i;
+      for (i++; i < json.length; i++) {
+        const d = json.charCodeAt(i);
+        if (d === 0x5c /* \ */) i++;
+        else if (d === 0x22) break;
+      }
+      if (depth === 1 && expectKey) {
+        count++;
+        keys?.push(JSON.parse(json.slice(start, i + 1)) as string);
+        expectKey = false;
+      }
+    } else if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
+      depth++;
+      if (depth === 1) expectKey = c === 0x7b;
+    } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
+      depth--;
+    } else if (c === 0x2c /* , */ && depth === 1) {
+      expectKey = true;
+    }
+  }
+  return count;
 }
 
 /**

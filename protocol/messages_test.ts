@@ -17,6 +17,7 @@ import {
   parseServerMessage,
   ProtocolError,
   type ServerMessage,
+  topLevelKeys,
 } from "./messages.ts";
 
 /** Asserts that `run` throws a `ProtocolError` with exactly `code`. */
@@ -671,4 +672,31 @@ Deno.test("a members request carries a non-negative integer cursor and nothing e
       bad,
     );
   }
+});
+
+Deno.test("a frame that repeats a key is refused, naming the key", () => {
+  for (
+    const [frame, key] of [
+      ['{"type":"rename","type":"send","id":"x","text":"hi"}', "type"],
+      ['{"type":"send","id":"a","text":"one","text":"two"}', "text"],
+      ['{"type":"send","id":"a","\\u0069d":"b","text":"t"}', "id"],
+    ] as const
+  ) {
+    assert.throws(
+      () => parseClientMessage(frame),
+      (error: unknown) =>
+        error instanceof ProtocolError && error.code === "bad_message" &&
+        error.message.includes(`"${key}" appears more than once`),
+      frame,
+    );
+  }
+  // Keys inside strings and nested values are not the message's keys.
+  assert.equal(
+    topLevelKeys('{"a":"\\"b\\":1,","c":{"a":1,"a":2},"d":[{"e":1}]}'),
+    3,
+  );
+  assert.deepEqual(
+    parseClientMessage('{"type":"send","id":"a","text":"{\\"type\\":1}"}'),
+    { type: "send", id: "a", text: '{"type":1}' },
+  );
 });

@@ -933,3 +933,36 @@ Deno.test("slow (~15 s): a silent peer that never answers pings is dropped and i
     await server.close();
   }
 });
+
+Deno.test("a frame with a repeated key is refused and stores nothing, over a real socket", async () => {
+  const server = startServer();
+  try {
+    const { client } = await TestClient.join(server.wsUrl);
+    const { client: watcher } = await TestClient.join(server.wsUrl);
+    client.send(
+      '{"type":"rename","name":"Mallory","type":"send","id":"dup","text":"sneaky"}',
+    );
+    const error = await client.next("error");
+    assert.equal(error.code, "bad_message");
+    assert.match(error.message, /"type" appears more than once/);
+    // The connection still works; nothing was stored or renamed.
+    client.send({ type: "send", id: "ok", text: "fine" });
+    await client.until(
+      () => client.all("ack").some((a) => a.id === "ok"),
+      "ack",
+    );
+    await watcher.until(
+      () => watcher.all("chat").some((c) => c.message.clientId === "ok"),
+      "delivered",
+    );
+    assert.deepEqual(
+      watcher.all("chat").map((c) => c.message.clientId),
+      ["ok"],
+    );
+    assert.equal(watcher.all("renamed").length, 0);
+    await client.close();
+    await watcher.close();
+  } finally {
+    await server.close();
+  }
+});
