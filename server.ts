@@ -137,6 +137,17 @@ function redisLabel(url: string): string {
 }
 
 /**
+ * Imports a module of server/redis/ by a computed path. A literal
+ * `import("./server/redis/link.ts")` is seen by Deno before the program
+ * runs, and `deno run` would then fetch the Redis client from npm at every
+ * first start, Redis or not. `deno compile` is told to include the folder
+ * (`--include server/redis/` in deno.json).
+ */
+function loadLazily<T>(file: string): Promise<T> {
+  return import(new URL(`./server/redis/${file}`, import.meta.url).href);
+}
+
+/**
  * Several instances sharing rooms through Redis. Loaded only when asked
  * for, so the zero-config chat never loads the Redis client.
  */
@@ -146,13 +157,19 @@ async function openRedis(
 ): Promise<Backend> {
   const [{ RedisLink, RedisUnavailableError }, { RoomChannels }, stores] =
     await Promise.all([
-      import("./server/redis/link.ts"),
-      import("./server/redis/room_channels.ts"),
-      import("./server/redis/redis_store.ts"),
+      loadLazily<typeof import("./server/redis/link.ts")>("link.ts"),
+      loadLazily<typeof import("./server/redis/room_channels.ts")>(
+        "room_channels.ts",
+      ),
+      loadLazily<typeof import("./server/redis/redis_store.ts")>(
+        "redis_store.ts",
+      ),
     ]);
   const [{ RedisFanout }, { Instances }] = await Promise.all([
-    import("./server/redis/redis_fanout.ts"),
-    import("./server/redis/instances.ts"),
+    loadLazily<typeof import("./server/redis/redis_fanout.ts")>(
+      "redis_fanout.ts",
+    ),
+    loadLazily<typeof import("./server/redis/instances.ts")>("instances.ts"),
   ]);
   let link;
   try {

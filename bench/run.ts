@@ -551,7 +551,7 @@ async function startServer(
     "run",
     "--allow-net=127.0.0.1",
     `--allow-env=PORT,HOST,LOG_LEVEL,REDIS_URL`,
-    `--allow-read=${read}`,
+    `--allow-read=${read},server/redis`,
     `--allow-write=${read}`,
     "server.ts",
     "--host",

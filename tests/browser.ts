@@ -11,7 +11,7 @@ import {
   chromium,
   type Page,
   type Response,
-} from "playwright-core";
+} from "npm:playwright-core@1.65.1";
 
 export const CHROMIUM_PATH = Deno.env.get("CHROMIUM_PATH") ??
   "/usr/bin/chromium";

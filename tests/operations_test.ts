@@ -401,3 +401,37 @@ Deno.test({
     }
   },
 });
+
+Deno.test("starting the chat downloads nothing: test-only and Redis packages stay off the start path", async () => {
+  const denoDir = Deno.makeTempDirSync({ prefix: "chat-deno-dir-" });
+  const chat = spawnChat(
+    ...serverCommand(["--port", "0", "--host", "127.0.0.1"]),
+    { DENO_DIR: denoDir },
+  );
+  try {
+    const port = await chat.port;
+    const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+    assert.equal(health.status, 200);
+    await health.body?.cancel();
+    assert.doesNotMatch(chat.output(), /Download/);
+    const npm = [...walkNames(`${denoDir}/npm`)];
+    assert.deepEqual(npm, [], "no npm package in the fresh cache");
+  } finally {
+    await chat.stop();
+    Deno.removeSync(denoDir, { recursive: true });
+  }
+});
+
+/** Every file and directory name under `dir` (none if it does not exist). */
+function* walkNames(dir: string): Generator<string> {
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync(dir)];
+  } catch {
+    return;
+  }
+  for (const entry of entries) {
+    yield entry.name;
+    if (entry.isDirectory) yield* walkNames(`${dir}/${entry.name}`);
+  }
+}

@@ -26,7 +26,7 @@ export function serverCommand(
     "--allow-net",
     `--allow-env=${ENV_VARS.join(",")}`,
     "--allow-sys=networkInterfaces",
-    `--allow-read=${dataDir}`,
+    `--allow-read=${dataDir},server/redis`,
     `--allow-write=${dataDir}`,
     "server.ts",
     "--data",

@@ -7,7 +7,7 @@
  */
 
 import { createHash } from "node:crypto";
-import { createClient, createCluster } from "redis";
+import { createClient, createCluster } from "npm:redis@5.12.4";
 import { StoreUnavailableError } from "../store/store.ts";
 import type { Script } from "./scripts.ts";
 
