@@ -308,7 +308,9 @@ export async function run(config: Config): Promise<Deno.HttpServer> {
               }.`,
             ]);
           }
-          const urls = urlsToOpen(config.host, port);
+          const urls = config.publicUrl !== null
+            ? [config.publicUrl, ...urlsToOpen(config.host, port)]
+            : urlsToOpen(config.host, port);
           announce("info", [
             "Chat is running. Open:",
             ...urls.map((url) => `  ${url}`),
@@ -323,6 +325,7 @@ export async function run(config: Config): Promise<Deno.HttpServer> {
         hub,
         allowedOrigins: config.allowedOrigins,
         trustProxy: config.trustProxy,
+        publicUrl: config.publicUrl ?? undefined,
         maxConnections: config.maxConnections,
         maxConnectionsPerAddress: config.maxConnectionsPerAddress,
         log,

@@ -27,6 +27,8 @@ export interface Config {
   maxConnectionsPerAddress: number;
   allowedOrigins: string[];
   trustProxy: boolean;
+  /** The address people open, behind a proxy (its origin may connect); null: none. */
+  publicUrl: string | null;
   /** Coalescing window for busy rooms, in milliseconds; 0 turns it off. */
   batchWindowMs: number;
   /**
@@ -87,8 +89,12 @@ Flags:
                     only the chat's own page)
   --batch-ms N      in a busy room, send the events of N milliseconds to
                     each client as one frame (default 5; 0 turns it off)
-  --trust-proxy     take the client address from X-Forwarded-For; only
-                    behind a reverse proxy that sets it (default off)
+  --trust-proxy     behind a reverse proxy: take the client address from
+                    X-Forwarded-For and the address the browser used from
+                    X-Forwarded-Host/-Proto (default off)
+  --public-url URL  the address people open, e.g. https://chat.example.org
+                    (behind a proxy: pages from it may connect, and it is
+                    the address printed at start)
   --redis URL       share rooms with every instance using this Redis, e.g.
                     redis://127.0.0.1:6379 (env REDIS_URL); a Redis Cluster:
                     several node URLs separated by commas. Messages and
@@ -141,6 +147,7 @@ export function parseConfig(
         "max-per-address": { type: "string" },
         "allowed-origin": { type: "string", multiple: true },
         "trust-proxy": { type: "boolean" },
+        "public-url": { type: "string" },
         "batch-ms": { type: "string" },
         redis: { type: "string" },
         "reuse-port": { type: "boolean" },
@@ -221,6 +228,20 @@ export function parseConfig(
         : '--backup-every needs a database file; --db ":memory:" keeps nothing to back up.',
     );
   }
+  const publicUrl = values["public-url"] ?? null;
+  if (publicUrl !== null) {
+    let parsed: URL | null = null;
+    try {
+      parsed = new URL(publicUrl);
+    } catch {
+      // Reported below.
+    }
+    if (!parsed || !/^https?:$/.test(parsed.protocol)) {
+      throw new ConfigError(
+        `Public URL "${publicUrl}" is not valid: use http(s)://host[:port], e.g. https://chat.example.org.`,
+      );
+    }
+  }
   const allowedOrigins = values["allowed-origin"] ?? [];
   for (const origin of allowedOrigins) {
     let parsed: URL | null = null;
@@ -261,6 +282,7 @@ export function parseConfig(
       ),
       allowedOrigins,
       trustProxy: values["trust-proxy"] ?? false,
+      publicUrl,
       batchWindowMs: wholeNumber("--batch-ms", values["batch-ms"], 5, 0),
       redisUrl,
       reusePort,

@@ -32,6 +32,10 @@ Deno.test("operations flags are parsed", () => {
   assert.equal(c.exposeMetrics, true);
   assert.equal(c.backupEveryMs, 30 * 60_000);
   assert.equal(c.backupKeep, 3);
+  assert.equal(
+    config(["--public-url", "https://chat.example.org"]).publicUrl,
+    "https://chat.example.org",
+  );
 });
 
 Deno.test("durations take a unit, and at least a second", () => {
@@ -61,6 +65,11 @@ Deno.test("bad values are refused with one clear line", () => {
       /back up Redis itself/,
     ],
     [["--port", "70000"], /Port "70000" is not valid/],
+    [
+      ["--public-url", "chat.example.org"],
+      /Public URL "chat.example.org" is not valid/,
+    ],
+    [["--public-url", "ftp://x"], /Public URL "ftp:\/\/x" is not valid/],
     [["--reuse-port"], /--reuse-port needs --redis/],
     [["--nope"], /Run with --help/],
   ];

@@ -19,8 +19,15 @@ export interface HandlerOptions {
   startedAt?: number;
   /** Origins allowed to open WebSockets besides the page's own. */
   allowedOrigins?: readonly string[];
-  /** Read the client address from X-Forwarded-For (behind a reverse proxy). */
+  /**
+   * Behind a reverse proxy: read the client address from X-Forwarded-For,
+   * and the address the browser used from X-Forwarded-Host and
+   * X-Forwarded-Proto (a proxy that rewrites Host would otherwise make every
+   * page's WebSocket look cross-origin).
+   */
   trustProxy?: boolean;
+  /** The address people open (e.g. https://chat.example.org): its origin may connect. */
+  publicUrl?: string;
   /** Open WebSockets allowed per client address. */
   maxConnectionsPerAddress?: number;
   /** Open WebSockets allowed in all. */
@@ -80,14 +87,29 @@ function text(status: number, body: string, headers?: HeadersInit): Response {
  */
 function originAllowed(
   request: Request,
-  url: URL,
+  host: string,
   allowed: readonly string[],
 ): boolean {
   const origin = request.headers.get("origin");
   if (origin === null) return true;
   if (allowed.includes(origin)) return true;
   // Same origin: the scheme may be http or https (a TLS proxy in front).
-  return origin === `http://${url.host}` || origin === `https://${url.host}`;
+  return origin === `http://${host}` || origin === `https://${host}`;
+}
+
+/**
+ * The host the browser asked for: the request's own, or with
+ * `trustProxy` the one the proxy says it received (the last entry of
+ * X-Forwarded-Host, as with X-Forwarded-For).
+ */
+function requestHost(request: Request, url: URL, trustProxy: boolean): string {
+  if (trustProxy) {
+    const forwarded = request.headers.get("x-forwarded-host")?.split(",")
+      .at(-1)?.trim();
+    // A host name and port only: it goes into the page's CSP header.
+    if (forwarded && /^[A-Za-z0-9.:[\]-]+$/.test(forwarded)) return forwarded;
+  }
+  return url.host;
 }
 
 function clientAddress(
@@ -142,7 +164,11 @@ export function createHandler(
   options: HandlerOptions,
 ): (request: Request, info?: RequestInfo) => Response {
   const startedAt = options.startedAt ?? Date.now();
-  const allowedOrigins = options.allowedOrigins ?? [];
+  const trustProxy = options.trustProxy ?? false;
+  const allowedOrigins = [
+    ...(options.allowedOrigins ?? []),
+    ...(options.publicUrl ? [new URL(options.publicUrl).origin] : []),
+  ];
   const limits = new ConnectionLimits({
     perAddress: options.maxConnectionsPerAddress ??
       DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
@@ -157,12 +183,18 @@ export function createHandler(
     url: URL,
     info: RequestInfo | undefined,
   ): Response => {
-    if (!originAllowed(request, url, allowedOrigins)) {
+    if (
+      !originAllowed(
+        request,
+        requestHost(request, url, trustProxy),
+        allowedOrigins,
+      )
+    ) {
       return text(
         403,
         `Origin "${
           request.headers.get("origin")
-        }" may not connect. Open the chat from its own page, or start the server with --allowed-origin.`,
+        }" may not connect. Open the chat from its own page; behind a reverse proxy, start the server with --public-url (or --trust-proxy with X-Forwarded-Host set), or add --allowed-origin.`,
       );
     }
     // Deno would also accept the obsolete version 8; RFC 6455 says 13.
@@ -171,7 +203,7 @@ export function createHandler(
         "sec-websocket-version": "13",
       });
     }
-    const address = clientAddress(request, info, options.trustProxy ?? false);
+    const address = clientAddress(request, info, trustProxy);
     const admission = limits.admit(address);
     if (!admission.ok) {
       log(
@@ -259,7 +291,7 @@ export function createHandler(
     }
     const asset = ASSETS[url.pathname];
     if (asset) {
-      const headers = securityHeaders(url.host);
+      const headers = securityHeaders(requestHost(request, url, trustProxy));
       headers.set("content-type", asset.contentType);
       headers.set("cache-control", "no-cache");
       headers.set("etag", `"${ASSETS_HASH}"`);
@@ -269,7 +301,7 @@ export function createHandler(
       return new Response(asset.body, { headers });
     }
     if (roomFromPath(url.pathname) !== null) {
-      const headers = securityHeaders(url.host);
+      const headers = securityHeaders(requestHost(request, url, trustProxy));
       headers.set("content-type", "text/html; charset=utf-8");
       headers.set("cache-control", "no-cache");
       return new Response(INDEX_HTML, { headers });
