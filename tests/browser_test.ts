@@ -5,12 +5,12 @@
  */
 
 import assert from "node:assert/strict";
-import type { Page } from "npm:playwright-core@1.65.1";
 import {
   browserTest,
   ENGLISH,
   gotoChat,
   ownName,
+  type Page,
   recordCspViolations,
   rename,
   send,

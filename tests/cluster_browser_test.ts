@@ -6,10 +6,10 @@
  */
 
 import assert from "node:assert/strict";
-import type { Page } from "npm:playwright-core@1.65.1";
 import {
   browserTest,
   ENGLISH,
+  type Page,
   send,
   snapshot,
   waitFor,
@@ -17,15 +17,8 @@ import {
   waitForMessage,
 } from "./browser.ts";
 import { type ChatProcess, serverCommand, spawnChat } from "./process.ts";
-import { freePort, redisAvailable, startRedis } from "./redis_process.ts";
-
-const NGINX = ["/usr/sbin/nginx", "/usr/bin/nginx"].find((path) => {
-  try {
-    return Deno.statSync(path).isFile;
-  } catch {
-    return false;
-  }
-});
+import { NGINX, type Proxy, readmeBlock, runNginx } from "./proxies.ts";
+import { redisAvailable, startRedis } from "./redis_process.ts";
 
 if (!redisAvailable() || !NGINX) {
   console.log(
@@ -33,87 +26,28 @@ if (!redisAvailable() || !NGINX) {
   );
 }
 
-/** The ```nginx block of the README, as a user would copy it. */
-async function readmeNginxConfig(): Promise<string> {
-  const readme = await Deno.readTextFile(
-    new URL("../README.md", import.meta.url),
-  );
-  const block = /```nginx\n([\s\S]*?)```/.exec(readme)?.[1];
-  if (!block) throw new Error("README has no ```nginx block");
-  return block;
-}
-
-interface Nginx {
-  port: number;
-  stop(): Promise<void>;
-}
-
 /**
- * Runs nginx in the foreground with the README's server block, pointed at
- * `backends` and listening on a free port; everything else it needs (pid,
- * logs, temp files) goes to a temporary prefix.
+ * Runs nginx with the README's server block, pointed at `backends` and
+ * listening on a free port.
  */
-async function startNginx(backends: number[]): Promise<Nginx> {
-  const prefix = await Deno.makeTempDir({ prefix: "chat-nginx-" });
-  const port = freePort();
-  let server = await readmeNginxConfig();
-  const upstreams = [...server.matchAll(/server 127\.0\.0\.1:(\d+);/g)];
-  assert.equal(upstreams.length, backends.length, "one upstream per backend");
-  upstreams.forEach((match, i) => {
-    server = server.replace(match[0], `server 127.0.0.1:${backends[i]};`);
-  });
-  server = server.replace(/listen \d+;/, `listen 127.0.0.1:${port};`);
-  const config = `
-user root;
-worker_processes 1;
-pid ${prefix}/nginx.pid;
-error_log ${prefix}/error.log warn;
-events { worker_connections 256; }
-http {
-  access_log off;
-  client_body_temp_path ${prefix}/body;
-  proxy_temp_path ${prefix}/proxy;
-  fastcgi_temp_path ${prefix}/fastcgi;
-  uwsgi_temp_path ${prefix}/uwsgi;
-  scgi_temp_path ${prefix}/scgi;
-${server}
-}
-`;
-  await Deno.writeTextFile(`${prefix}/nginx.conf`, config);
-  const child = new Deno.Command(NGINX ?? "nginx", {
-    args: ["-p", prefix, "-c", `${prefix}/nginx.conf`, "-g", "daemon off;"],
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const deadline = Date.now() + 10_000;
-  while (true) {
-    try {
-      const response = await fetch(`http://127.0.0.1:${port}/healthz`);
-      await response.body?.cancel();
-      break;
-    } catch {
-      if (Date.now() > deadline) {
-        child.kill("SIGKILL");
-        const { stderr } = await child.output();
-        throw new Error(
-          `nginx did not start: ${new TextDecoder().decode(stderr)}`,
+function startNginx(backends: number[]): Promise<Proxy> {
+  return readmeBlock("nginx").then((block) =>
+    runNginx((server, port) => {
+      const upstreams = [...server.matchAll(/server 127\.0\.0\.1:(\d+);/g)];
+      assert.equal(
+        upstreams.length,
+        backends.length,
+        "one upstream per backend",
+      );
+      upstreams.forEach((match, i) => {
+        server = server.replace(
+          match[0],
+          `server 127.0.0.1:${backends[i]};`,
         );
-      }
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-  return {
-    port,
-    async stop() {
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        // Already gone.
-      }
-      await child.output().catch(() => {});
-      await Deno.remove(prefix, { recursive: true }).catch(() => {});
-    },
-  };
+      });
+      return server.replace(/listen \d+;/, `listen 127.0.0.1:${port};`);
+    }, block)
+  );
 }
 
 /** Open WebSocket connections of one instance, from its /healthz. */

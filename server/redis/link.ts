@@ -7,6 +7,10 @@
  */
 
 import { createHash } from "node:crypto";
+// Pinned here, not in deno.json's imports: an entry there would make every
+// `deno task start` download it, Redis or not (this module is loaded only
+// with --redis).
+// deno-lint-ignore no-import-prefix
 import { createClient, createCluster } from "npm:redis@5.12.4";
 import { StoreUnavailableError } from "../store/store.ts";
 import type { Script } from "./scripts.ts";
