@@ -3,6 +3,7 @@
  * client (which can warn before sending). Pure functions, no I/O.
  */
 
+import { CONFUSABLES_DATA } from "./confusables_data.ts";
 import {
   countCodePoints,
   MAX_NAME_CHARS,
@@ -132,22 +133,95 @@ const CONFUSABLES: Record<string, string> = {
 };
 
 /**
- * A name's identity for uniqueness: case-folded, accents removed, look-alike
- * characters mapped to one representative, separators folded. Two names with
- * the same skeleton would be mistaken for each other, so only one may exist
- * in a room. ("I" and "l" both fold to "l" because many fonts draw them alike.)
+ * Unicode's confusables (UTS #39): each character that can be mistaken for
+ * another, mapped to its prototype, e.g. Cherokee "Ꭺ", Lisu "ꓮ" → "A",
+ * Armenian "օ" → "o", dotless "ı" → "i". Parsed once, at first use.
+ */
+let prototypes: Map<string, string> | undefined;
+
+function prototypeOf(char: string): string {
+  if (!prototypes) {
+    prototypes = new Map();
+    for (const line of CONFUSABLES_DATA.split("\n")) {
+      const tab = line.indexOf("\t");
+      prototypes.set(line.slice(0, tab), line.slice(tab + 1));
+    }
+  }
+  return prototypes.get(char) ?? char;
+}
+
+/**
+ * Small capitals, which Unicode's table leaves out (they are letters of
+ * their own) but which read as the capital in a name: "ᴀᴅᴍɪɴ" is "admin".
+ */
+const SMALL_CAPITALS: Record<string, string> = {
+  "ᴀ": "a",
+  "ʙ": "b",
+  "ᴄ": "c",
+  "ᴅ": "d",
+  "ᴇ": "e",
+  "ꜰ": "f",
+  "ɢ": "g",
+  "ʜ": "h",
+  "ɪ": "i",
+  "ᴊ": "j",
+  "ᴋ": "k",
+  "ʟ": "l",
+  "ᴍ": "m",
+  "ɴ": "n",
+  "ᴏ": "o",
+  "ᴘ": "p",
+  "ꞯ": "q",
+  "ʀ": "r",
+  "ꜱ": "s",
+  "ᴛ": "t",
+  "ᴜ": "u",
+  "ᴠ": "v",
+  "ᴡ": "w",
+  "ʏ": "y",
+  "ᴢ": "z",
+};
+
+/**
+ * A name's identity for uniqueness: accents removed, every character mapped
+ * to its prototype in Unicode's confusables, case-folded, then this chat's
+ * own folds (digits and letters that pass for each other in many fonts,
+ * separators). Two names with the same skeleton would be mistaken for each
+ * other, so only one may exist in a room. ("I" and "l" both fold to "l"
+ * because many fonts draw them alike.)
  */
 export function nameSkeleton(name: string): string {
   const stripped = name.normalize("NFKD").replace(/\p{M}/gu, "");
   let skeleton = "";
-  for (const char of stripped) {
-    // Capitals first: Greek "Η" imitates "H", while its lower case "η"
-    // imitates "n", so lower-casing first would lose the likeness.
-    const folded = UPPER_CONFUSABLES[char] ?? char.toLowerCase();
-    skeleton += CONFUSABLES[folded] ?? folded;
-  }
-  // Separators at the ends or repeated do not make a name different.
-  return skeleton.replace(/[\s-]+/gu, "-").replace(/^-+|-+$/g, "");
+  for (const char of stripped) skeleton += fold(char, 0);
+  // Prototypes may carry marks ("Ꮎ" is "O" with a stroke); separators at
+  // the ends or repeated do not make a name different.
+  return skeleton.normalize("NFD").replace(/\p{M}/gu, "")
+    .replace(/[\s-]+/gu, "-").replace(/^-+|-+$/g, "");
+}
+
+/**
+ * One character's part of the skeleton. This chat's own folds come first
+ * (capitals before lower-casing: Greek "Η" imitates "H" while "η"
+ * imitates "n"); then Unicode's prototype of the character as written,
+ * then of its lower case ("M" → "m" → "rn", as "m" may be read "rn"), each
+ * folded again, a few levels deep at most.
+ */
+function fold(char: string, depth: number): string {
+  const small = SMALL_CAPITALS[char];
+  if (small) return fold(small, depth + 1);
+  const upper = UPPER_CONFUSABLES[char];
+  if (upper) return depth >= 3 ? upper : fold(upper, depth + 1);
+  const lower = char.toLowerCase();
+  const own = CONFUSABLES[lower];
+  if (own) return own;
+  if (depth >= 3) return lower;
+  let prototype = prototypeOf(char);
+  if (prototype === char) prototype = prototypeOf(lower);
+  if (prototype === char || prototype === lower) return lower;
+  let folded = "";
+  for (const part of prototype) folded += fold(part, depth + 1);
+  return folded;
 }
 
 /** Capital letters that imitate a Latin capital, mapped to its lower case. */

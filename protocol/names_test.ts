@@ -301,3 +301,43 @@ Deno.test("nameSkeleton keeps genuinely different names apart", () => {
     assert.notEqual(nameSkeleton(a), nameSkeleton(b), `${a} vs ${b}`);
   }
 });
+
+Deno.test("Unicode's confusables catch look-alikes beyond Cyrillic and Greek", () => {
+  const pairs: [string, string][] = [
+    ["Ꭺna", "Ana"], // Cherokee A
+    ["ꓮna", "Ana"], // Lisu A
+    ["ɑna", "ana"], // Latin alpha
+    ["ᴀᴅᴍɪɴ", "admin"], // small capitals
+    ["Pılar", "Pilar"], // dotless i
+    ["Sօfia", "Sofia"], // Armenian o
+    ["ᎷᎪᏒᎥᎾ", "Mario"], // Cherokee, all of it
+    ["Mario", "rnario"], // m may be read rn
+  ];
+  for (const [lookAlike, original] of pairs) {
+    assert.equal(
+      nameSkeleton(lookAlike),
+      nameSkeleton(original),
+      `${lookAlike} vs ${original}`,
+    );
+  }
+  // Different names stay different.
+  for (
+    const [a, b] of [["Ana", "Ada"], ["Mario", "Maria"], [
+      "Bea",
+      "Ben",
+    ]] as const
+  ) {
+    assert.notEqual(nameSkeleton(a), nameSkeleton(b), `${a} vs ${b}`);
+  }
+});
+
+Deno.test("a look-alike of a reserved name in another script is refused", () => {
+  for (const name of ["ᴀᴅᴍɪɴ", "ΑDΜΙΝ", "Ꭺdmin", "ѕуѕtеm"]) {
+    assert.throws(
+      () => normalizeName(name),
+      (error: unknown) =>
+        error instanceof ProtocolError && error.code === "name_reserved",
+      name,
+    );
+  }
+});
