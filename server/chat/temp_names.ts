@@ -3,31 +3,32 @@
  * English alike.
  */
 
-const ANIMALS = [
+/**
+ * Animals whose name is the same word in Spanish and English (an accent
+ * apart), so a temporary name reads naturally to everyone in the room.
+ */
+export const ANIMALS = [
   "Alpaca",
-  "Ardilla",
-  "Búho",
-  "Castor",
+  "Anaconda",
+  "Chinchilla",
+  "Cobra",
   "Cóndor",
   "Coyote",
-  "Delfín",
-  "Gacela",
+  "Dingo",
+  "Iguana",
   "Jaguar",
+  "Kiwi",
   "Koala",
-  "Lince",
   "Llama",
-  "Lobo",
-  "Nutria",
-  "Ocelote",
+  "Mamba",
+  "Okapi",
+  "Orca",
   "Panda",
-  "Pingüino",
   "Puma",
   "Quetzal",
   "Tapir",
-  "Tucán",
   "Vicuña",
   "Yak",
-  "Zorro",
 ];
 
 /**
@@ -44,9 +45,11 @@ export function pickTemporaryName(
     const name = `${animal} ${10 + pick(90)}`;
     if (isFree(name)) return name;
   }
-  // A crowded room: widen the number range until something is free.
-  for (let digits = 1_000;; digits *= 10) {
-    const name = `Invitado ${digits + pick(digits * 9)}`;
+  // A crowded room: widen the number range until something is free (the
+  // same animals: a word in one language only would read as foreign).
+  for (let digits = 100;; digits *= 10) {
+    const animal = ANIMALS[pick(ANIMALS.length)] ?? "Panda";
+    const name = `${animal} ${digits + pick(digits * 9)}`;
     if (isFree(name)) return name;
   }
 }
