@@ -29,6 +29,8 @@ const EN = {
   membersListLabel: "People online",
   onlineCount: "{n} online",
   moreMembers: "Loading more…",
+  nameKept:
+    "Someone here already uses “{wanted}”: you are {name} for now. Use “Change name” to pick another.",
   you: "(you)",
   composerLabel: "Message",
   composerPlaceholder: "Write a message…",
@@ -102,6 +104,8 @@ const ES: Record<MessageKey, string> = {
   membersListLabel: "Personas en línea",
   onlineCount: "{n} en línea",
   moreMembers: "Cargando más…",
+  nameKept:
+    "Alguien aquí ya usa «{wanted}»: por ahora eres {name}. Usa «Cambiar nombre» para elegir otro.",
   you: "(tú)",
   composerLabel: "Mensaje",
   composerPlaceholder: "Escribe un mensaje…",

@@ -29,6 +29,11 @@ import {
   writeItem,
 } from "./storage.ts";
 import { createView } from "./view.ts";
+import {
+  nameToClaim,
+  rememberedName,
+  rememberName,
+} from "./remembered_name.ts";
 
 /** Typing notices go out at most this often while the user types. */
 const TYPING_INTERVAL_MS = 3000;
@@ -123,6 +128,8 @@ function main(): void {
   });
 
   let lastTypingAt = -Infinity;
+  /** The remembered name being claimed after a welcome, until answered. */
+  let claiming: string | undefined;
   let membersAsked = { after: -1, at: 0 };
 
   const view = createView(document, {
@@ -199,6 +206,17 @@ function main(): void {
   }
 
   function onMessage(message: ServerMessage): void {
+    if (
+      message.type === "error" && message.ref === "rename" &&
+      claiming !== undefined
+    ) {
+      // The remembered name, claimed after the welcome, is not to be had:
+      // one notice saying so, not the rename dialog's error.
+      const wanted = claiming;
+      claiming = undefined;
+      dispatch({ type: "nameClaimRefused", wanted });
+      return;
+    }
     dispatch({ type: "server", message, now: Date.now() });
     switch (message.type) {
       case "welcome": {
@@ -206,6 +224,12 @@ function main(): void {
         // valid only until this one is used).
         resumeToken = message.resumeToken;
         saveNow();
+        // A name chosen earlier (another tab, before the resume window
+        // ended) is claimed again; if it is taken, the temporary one stays.
+        claiming = nameToClaim(rememberedName(local), message.you.name);
+        if (claiming !== undefined) {
+          connection.send({ type: "rename", name: claiming });
+        }
         settleStored(message.history);
         // Resending waits for the whole history: a stored copy may be in a
         // later `history` frame.
@@ -232,8 +256,15 @@ function main(): void {
         }
         break;
       }
+      case "renamed":
+        if (message.id === state.you?.id) {
+          rememberName(local, message.to);
+          claiming = undefined;
+        }
+        break;
       case "error": {
         const ref = message.ref;
+
         if (ref === undefined || !outbox.has(ref)) break;
         if (
           message.code === "rate_limited" ||

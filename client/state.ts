@@ -36,7 +36,13 @@ export type Notice =
     readonly message: string;
   }
   /** Messages between what this tab saw and the history may be missing. */
-  | { readonly type: "gap" };
+  | { readonly type: "gap" }
+  /** The name remembered from earlier is taken here: `name` is kept. */
+  | {
+    readonly type: "nameKept";
+    readonly wanted: string;
+    readonly name: string;
+  };
 
 interface ItemBase {
   /** Stable identity for keyed rendering. */
@@ -124,7 +130,9 @@ export type AppEvent =
   | { readonly type: "visibility"; readonly hidden: boolean }
   | { readonly type: "renameOpen" }
   | { readonly type: "renameClose" }
-  | { readonly type: "renameError"; readonly error: RenameError };
+  | { readonly type: "renameError"; readonly error: RenameError }
+  /** Claiming the remembered name after a welcome was refused. */
+  | { readonly type: "nameClaimRefused"; readonly wanted: string };
 
 export interface InitialStateOptions {
   room: string;
@@ -210,6 +218,12 @@ export function reduce(state: State, event: AppEvent): State {
       return state.rename.open ? { ...state, rename: { open: false } } : state;
     case "renameError":
       return { ...state, rename: { open: true, error: event.error } };
+    case "nameClaimRefused":
+      return state.you === undefined ? state : addNotice(state, {
+        type: "nameKept",
+        wanted: event.wanted,
+        name: state.you.name,
+      });
   }
 }
 

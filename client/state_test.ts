@@ -460,3 +460,18 @@ Deno.test("a presence summary updates members, the room size and shows one crowd
     { type: "crowd", kind: "left", names: ["Xavi"], others: 0 },
   ]);
 });
+
+Deno.test("a remembered name that is taken leaves a notice naming both names, and the temporary one", () => {
+  const state = run(
+    fresh(),
+    server(welcome({ you: { id: "u-me", name: "Puma 12" } })),
+    { type: "nameClaimRefused", wanted: "Ana" },
+  );
+  assert.equal(state.you?.name, "Puma 12");
+  const notice = state.items.findLast((i) => i.kind === "notice");
+  assert.deepEqual(
+    notice?.kind === "notice" ? notice.notice : undefined,
+    { type: "nameKept", wanted: "Ana", name: "Puma 12" },
+  );
+  assert.equal(state.rename.open, false, "no dialog pops up by itself");
+});

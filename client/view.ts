@@ -412,6 +412,12 @@ export function createView(doc: Document, handlers: ViewHandlers): View {
         text = errorText(lang, notice.code, notice.message);
         className = "system error";
         break;
+      case "nameKept":
+        text = t(lang, "nameKept", {
+          wanted: notice.wanted,
+          name: notice.name,
+        });
+        break;
       case "gap":
         text = t(lang, "gapMarker");
         className = "system gap-marker";
