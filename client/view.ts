@@ -8,6 +8,7 @@
  * rebuilding the list. Text always goes in through `textContent`.
  */
 
+import { linkSegments } from "./links.ts";
 import {
   documentTitle,
   errorText,
@@ -370,9 +371,21 @@ export function createView(doc: Document, handlers: ViewHandlers): View {
     return row;
   }
 
+  /** A message's text, its web addresses as links (DOM nodes, never HTML). */
   function textNode(text: string): HTMLElement {
-    const node = el("div", "text", text);
+    const node = el("div", "text");
     node.dir = "auto";
+    for (const segment of linkSegments(text)) {
+      if (segment.kind === "text") {
+        node.append(segment.text);
+        continue;
+      }
+      const link = el("a", "link", segment.text);
+      link.href = segment.href;
+      link.target = "_blank";
+      link.rel = "noopener noreferrer nofollow";
+      node.append(link);
+    }
     return node;
   }
 
