@@ -31,6 +31,7 @@ import {
   type LogFollower,
   type MessageDraft,
   type NameClaim,
+  type OlderPage,
   type RoomLog,
   type SessionRecord,
   type StoreHealth,
@@ -214,6 +215,10 @@ class SlowLog implements RoomLog {
 
   read(query: HistoryQuery): Promise<History> {
     return this.#inner.read(query);
+  }
+
+  readBefore(beforeSeq: number, limit: number): Promise<OlderPage> {
+    return this.#inner.readBefore(beforeSeq, limit);
   }
 
   follow(follower: LogFollower): () => void {

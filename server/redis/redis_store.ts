@@ -19,6 +19,7 @@ import {
   type LogFollower,
   type MessageDraft,
   type NameClaim,
+  type OlderPage,
   type RoomLog,
   type SessionRecord,
   type StoreHealth,
@@ -29,6 +30,7 @@ import type { RoomChannels } from "./room_channels.ts";
 import {
   AFTER,
   APPEND,
+  BEFORE,
   CLAIM_NAME,
   FIND,
   READ,
@@ -280,6 +282,21 @@ export class RedisRoomLog implements RoomLog {
       lastSeq: Number(lastSeq),
       recovered: Number(recovered) === 1,
       messages: messages.map(parseMessage),
+    };
+  }
+
+  async readBefore(beforeSeq: number, limit: number): Promise<OlderPage> {
+    const k = this.#keys;
+    const [epoch, start, ...messages] = asList(
+      await this.link.run(BEFORE, [k.meta, k.log], [
+        String(Math.max(1, beforeSeq)),
+        String(limit),
+      ]),
+    );
+    return {
+      epoch: String(epoch),
+      start: Number(start) === 1,
+      messages: limit > 0 ? messages.map(parseMessage) : [],
     };
   }
 

@@ -111,6 +111,27 @@ return out
 `,
 };
 
+/**
+ * KEYS: meta, log. ARGV: before seq, count.
+ * Returns {epoch, start (0|1), message JSON...}: up to `count` messages
+ * before `before seq`, oldest first; start when nothing older is kept.
+ */
+export const BEFORE: Script = {
+  name: "before",
+  source: `
+local epoch = redis.call('HGET', KEYS[1], 'epoch') or ''
+local entries = redis.call('XREVRANGE', KEYS[2], '(' .. ARGV[1] .. '-0', '-', 'COUNT', tonumber(ARGV[2]))
+local n = #entries
+local out = {epoch, 1}
+if n > 0 then
+  local older = redis.call('XREVRANGE', KEYS[2], '(' .. entries[n][1], '-', 'COUNT', 1)
+  if older[1] then out[2] = 0 end
+end
+for i = n, 1, -1 do out[2 + n - i + 1] = entries[i][2][2] end
+return out
+`,
+};
+
 /** KEYS: dedupe, log. ARGV: dedupe key. Returns the message JSON or nil. */
 export const FIND: Script = {
   name: "find",

@@ -14,6 +14,7 @@ import {
   type LogFollower,
   type MessageDraft,
   type NameClaim,
+  type OlderPage,
   type RoomLog,
   type SessionRecord,
   type StoreHealth,
@@ -68,6 +69,19 @@ class MemoryRoomLog implements RoomLog {
 
   find(authorId: string, clientId: string): Promise<ChatMessage | undefined> {
     return Promise.resolve(this.#byClientId.get(dedupeKey(authorId, clientId)));
+  }
+
+  readBefore(beforeSeq: number, limit: number): Promise<OlderPage> {
+    // Seqs are dense from the oldest kept: the index is arithmetic.
+    const oldest = this.#messages[this.#start]?.seq ?? this.#lastSeq + 1;
+    const end = this.#start +
+      Math.max(0, Math.min(beforeSeq, this.#lastSeq + 1) - oldest);
+    const from = Math.max(this.#start, end - limit);
+    return Promise.resolve({
+      epoch: this.epoch,
+      messages: this.#messages.slice(from, end),
+      start: from === this.#start,
+    });
   }
 
   read(query: HistoryQuery): Promise<History> {

@@ -22,6 +22,7 @@ import {
   type LogFollower,
   type MessageDraft,
   type NameClaim,
+  type OlderPage,
   type RoomLog,
   type SessionRecord,
   type StoreHealth,
@@ -237,6 +238,19 @@ class SqliteRoomLog implements RoomLog {
     });
   }
 
+  readBefore(beforeSeq: number, limit: number): Promise<OlderPage> {
+    const before = Math.min(beforeSeq, this.committedSeq + 1);
+    const messages = limit > 0
+      ? this.#store.readBefore(this.room, before, limit)
+      : [];
+    const first = messages[0]?.seq ?? before;
+    return Promise.resolve({
+      epoch: this.epoch,
+      messages,
+      start: first <= this.oldestSeq,
+    });
+  }
+
   #readRecent(limit: number): ChatMessage[] {
     // slice(-0) would be the whole cache.
     if (limit <= 0) return [];
@@ -333,6 +347,7 @@ export class SqliteStore implements ChatStore {
     selectRoom: StatementSync;
     selectRecent: StatementSync;
     selectSince: StatementSync;
+    selectBefore: StatementSync;
     selectByClientId: StatementSync;
     putSession: StatementSync;
     deleteSession: StatementSync;
@@ -394,6 +409,9 @@ export class SqliteStore implements ChatStore {
       ),
       selectSince: db.prepare(
         "SELECT seq, time, author_id, author_name, client_id, text FROM messages WHERE room = ? AND seq > ? ORDER BY seq LIMIT ?",
+      ),
+      selectBefore: db.prepare(
+        "SELECT seq, time, author_id, author_name, client_id, text FROM messages WHERE room = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
       ),
       selectByClientId: db.prepare(
         "SELECT seq, time, author_id, author_name, client_id, text FROM messages WHERE room = ? AND author_id = ? AND client_id = ?",
@@ -724,6 +742,12 @@ export class SqliteStore implements ChatStore {
 
   readRecent(room: string, limit: number): ChatMessage[] {
     return this.#statements.selectRecent.all(room, limit).map(toMessage);
+  }
+
+  readBefore(room: string, beforeSeq: number, limit: number): ChatMessage[] {
+    return this.#statements.selectBefore.all(room, beforeSeq, limit).map(
+      toMessage,
+    ).reverse();
   }
 
   readSince(room: string, afterSeq: number, limit: number): ChatMessage[] {

@@ -76,6 +76,12 @@ export interface RoomLog {
    * Calls `follower` for every message committed from now on, by any
    * instance, in seq order, each once. Returns a function that stops it.
    */
+  /**
+   * Up to `limit` committed messages before seq `beforeSeq`, oldest first,
+   * for a reader scrolling back; `start` when nothing older is kept (the
+   * room's first message, or the oldest retention left).
+   */
+  readBefore(beforeSeq: number, limit: number): Promise<OlderPage>;
   follow(follower: LogFollower): () => void;
 }
 
@@ -134,6 +140,12 @@ export interface ChatStore {
   /** Resolves when everything written so far is durable. */
   flush(): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface OlderPage {
+  epoch: string;
+  messages: ChatMessage[];
+  start: boolean;
 }
 
 export type StoreHealth = { ok: true } | { ok: false; reason: string };

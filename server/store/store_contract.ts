@@ -220,6 +220,53 @@ export function describeStoreContract(
     { retention: 100 },
   );
 
+  test("readBefore pages back, oldest first, to the room's first message", async ({ store }) => {
+    const log = store.openRoom("main");
+    await appendAll(log, 25);
+    const pages = [];
+    for (let before = 26, i = 0; i < 5; i++) {
+      const page = await log.readBefore(before, 10);
+      pages.push({ seqs: seqs(page.messages), start: page.start });
+      if (page.start) break;
+      before = page.messages[0]!.seq;
+    }
+    assert.deepEqual(pages, [
+      { seqs: Array.from({ length: 10 }, (_, i) => i + 16), start: false },
+      { seqs: Array.from({ length: 10 }, (_, i) => i + 6), start: false },
+      { seqs: [1, 2, 3, 4, 5], start: true },
+    ]);
+    const first = await log.readBefore(1, 10);
+    assert.deepEqual(first.messages, []);
+    assert.equal(first.start, true);
+    assert.equal(first.epoch, (await log.read({ recent: 0 })).epoch);
+    assert.deepEqual(seqs((await log.readBefore(1_000, 3)).messages), [
+      23,
+      24,
+      25,
+    ]);
+    assert.equal(
+      (await log.readBefore(3, 2)).start,
+      true,
+      "exactly at the start",
+    );
+    assert.equal((await log.readBefore(4, 2)).start, false);
+  });
+
+  test(
+    "readBefore ends at the oldest message retention kept",
+    async ({ store }) => {
+      const log = store.openRoom("main");
+      await appendAll(log, 150);
+      const page = await log.readBefore(60, 20);
+      assert.deepEqual(
+        seqs(page.messages),
+        Array.from({ length: 9 }, (_, i) => i + 51),
+      );
+      assert.equal(page.start, true);
+    },
+    { retention: 100 },
+  );
+
   test("find returns a stored message by author and client id", async ({ store }) => {
     const log = store.openRoom("main");
     await appendAll(log, 3);
