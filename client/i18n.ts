@@ -29,6 +29,7 @@ const EN = {
   membersListLabel: "People online",
   onlineCount: "{n} online",
   moreMembers: "Loading more…",
+  historyStart: "This is the start of the room.",
   nameKept:
     "Someone here already uses “{wanted}”: you are {name} for now. Use “Change name” to pick another.",
   you: "(you)",
@@ -104,6 +105,7 @@ const ES: Record<MessageKey, string> = {
   membersListLabel: "Personas en línea",
   onlineCount: "{n} en línea",
   moreMembers: "Cargando más…",
+  historyStart: "Este es el comienzo de la sala.",
   nameKept:
     "Alguien aquí ya usa «{wanted}»: por ahora eres {name}. Usa «Cambiar nombre» para elegir otro.",
   you: "(tú)",

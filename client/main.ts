@@ -18,7 +18,13 @@ import { SendPump } from "./send_pump.ts";
 import { Connection } from "./connection.ts";
 import { LANG_STORAGE_KEY, pickLang } from "./i18n.ts";
 import { Outbox, outboxKey } from "./outbox.ts";
-import { type AppEvent, chatMessages, initialState, reduce } from "./state.ts";
+import {
+  type AppEvent,
+  chatMessages,
+  initialState,
+  oldestSeq,
+  reduce,
+} from "./state.ts";
 import {
   loadSession,
   MemoryStorage,
@@ -168,6 +174,15 @@ function main(): void {
     },
     discardMessage(id) {
       if (outbox.remove(id)) outboxChanged();
+    },
+    olderMessages() {
+      if (state.historyStart || state.olderPending !== undefined) return;
+      const before = oldestSeq(state) ??
+        (state.lastSeq === undefined ? undefined : state.lastSeq + 1);
+      if (before === undefined || before <= 1) return;
+      if (connection.send({ type: "older", before })) {
+        dispatch({ type: "olderRequested", before });
+      }
     },
     moreMembers() {
       const after = state.membersCursor;

@@ -18,6 +18,8 @@ import type { OutboxEntry } from "./outbox.ts";
 
 /** Most list items kept (and so rendered); older ones fall off the top. */
 export const MAX_ITEMS = 500;
+/** Items kept however far the reader scrolls back (a room keeps 10,000). */
+export const MAX_PAGED_ITEMS = 10_500;
 
 export type Notice =
   | { readonly type: "joined"; readonly name: string }
@@ -37,6 +39,8 @@ export type Notice =
   }
   /** Messages between what this tab saw and the history may be missing. */
   | { readonly type: "gap" }
+  /** The room's history begins here. */
+  | { readonly type: "start" }
   /** The name remembered from earlier is taken here: `name` is kept. */
   | {
     readonly type: "nameKept";
@@ -115,6 +119,12 @@ export interface State {
   readonly hidden: boolean;
   /** Messages from others that arrived while the tab was hidden. */
   readonly unread: number;
+  /** The oldest message shown is the room's first (nothing older is kept). */
+  readonly historyStart: boolean;
+  /** An `older` request is out, for messages before this seq. */
+  readonly olderPending?: number;
+  /** Messages added by scrolling back: the window grows by as many. */
+  readonly pagedIn: number;
 }
 
 export type AppEvent =
@@ -131,6 +141,8 @@ export type AppEvent =
   | { readonly type: "renameOpen" }
   | { readonly type: "renameClose" }
   | { readonly type: "renameError"; readonly error: RenameError }
+  /** An `older` request went out for messages before `before`. */
+  | { readonly type: "olderRequested"; readonly before: number }
   /** Claiming the remembered name after a welcome was refused. */
   | { readonly type: "nameClaimRefused"; readonly wanted: string };
 
@@ -164,6 +176,8 @@ export function initialState(options: InitialStateOptions): State {
     rename: { open: false },
     hidden: options.hidden ?? false,
     unread: 0,
+    historyStart: false,
+    pagedIn: 0,
     ...(options.youId === undefined ? {} : { youId: options.youId }),
     ...(options.epoch === undefined ? {} : { epoch: options.epoch }),
   };
@@ -183,6 +197,21 @@ export function initialState(options: InitialStateOptions): State {
 
 /** The reducer: returns `state` itself when an event changes nothing. */
 export function reduce(state: State, event: AppEvent): State {
+  return window(reduceEvent(state, event));
+}
+
+/**
+ * Keeps the page's list bounded: MAX_ITEMS, plus what the reader paged in
+ * by scrolling back (so paging always works, up to what the room keeps).
+ * When the oldest go, the start of the room is no longer shown.
+ */
+function window(state: State): State {
+  const limit = Math.min(MAX_ITEMS + state.pagedIn, MAX_PAGED_ITEMS);
+  if (state.items.length <= limit) return state;
+  return { ...state, items: state.items.slice(-limit), historyStart: false };
+}
+
+function reduceEvent(state: State, event: AppEvent): State {
   switch (event.type) {
     case "server":
       return reduceServer(state, event.message, event.now);
@@ -218,6 +247,8 @@ export function reduce(state: State, event: AppEvent): State {
       return state.rename.open ? { ...state, rename: { open: false } } : state;
     case "renameError":
       return { ...state, rename: { open: true, error: event.error } };
+    case "olderRequested":
+      return { ...state, olderPending: event.before };
     case "nameClaimRefused":
       return state.you === undefined ? state : addNotice(state, {
         type: "nameKept",
@@ -243,6 +274,24 @@ function reduceServer(
       // The rest of the welcome's history, oldest first: the welcome placed
       // any gap marker from its first message already.
       return addHistory(state, message.messages);
+    case "older": {
+      if (message.epoch !== state.epoch) {
+        // The history was replaced meanwhile: this page belongs to no list.
+        return { ...state, olderPending: undefined };
+      }
+      const you = ownId(state);
+      const items = message.messages.reduce(
+        (list, m) => addChat(list, m, you, false),
+        state.items,
+      );
+      return {
+        ...state,
+        items,
+        olderPending: undefined,
+        pagedIn: state.pagedIn + message.messages.length,
+        historyStart: message.start,
+      };
+    }
     case "members": {
       // A page asked for while scrolling the list. Joins, leaves and renames
       // since the welcome have reached the list as events, so appending
@@ -366,6 +415,8 @@ function reduceServer(
         return state;
       }
       if (ref === "typing") return state;
+      // A refused page (rate limit): the next scroll asks again.
+      if (ref === "older") return { ...state, olderPending: undefined };
       const aboutRename = ref === "rename" || code.startsWith("name_");
       if (aboutRename && state.rename.open) {
         return { ...state, rename: { open: true, error: code } };
@@ -425,7 +476,24 @@ function reduceWelcome(
       notice: { type: "gap" },
     });
   }
-  return addHistory(next, history);
+  next = addHistory({
+    ...next,
+    olderPending: undefined,
+    ...(epochChanged ? { pagedIn: 0 } : {}),
+  }, history);
+  const oldest = oldestSeq(next);
+  return {
+    ...next,
+    historyStart: oldest === undefined ? history.length === 0 : oldest <= 1,
+  };
+}
+
+/** The seq of the oldest chat message shown, if any. */
+export function oldestSeq(state: State): number | undefined {
+  for (const item of state.items) {
+    if (item.kind === "chat") return item.message.seq;
+  }
+  return undefined;
 }
 
 /** Adds stored messages (a welcome's history, or a `history` frame). */
@@ -511,8 +579,9 @@ function insertSorted(items: readonly Item[], item: Item): Item[] {
   return [...items.slice(0, at), item, ...items.slice(at)];
 }
 
+/** The hard bound; `window` applies the reader's. */
 function trim(items: Item[]): Item[] {
-  return items.length > MAX_ITEMS ? items.slice(-MAX_ITEMS) : items;
+  return items.length > MAX_PAGED_ITEMS ? items.slice(-MAX_PAGED_ITEMS) : items;
 }
 
 function withoutTyping(

@@ -475,3 +475,53 @@ Deno.test("a remembered name that is taken leaves a notice naming both names, an
   );
   assert.equal(state.rename.open, false, "no dialog pops up by itself");
 });
+
+Deno.test("older pages go in before what is shown, up to the start of the room", () => {
+  const page = (from: number, to: number) =>
+    Array.from({ length: to - from + 1 }, (_, i) => ({
+      seq: from + i,
+      time: 0,
+      from: BEA,
+      clientId: `c${from + i}`,
+      text: `m${from + i}`,
+    }));
+  const welcomed = run(fresh(), server(welcome({ history: page(51, 100) })));
+  assert.equal(welcomed.historyStart, false);
+  const asked = run(welcomed, { type: "olderRequested", before: 51 });
+  assert.equal(asked.olderPending, 51);
+  // A page of another epoch (the history was replaced) adds nothing.
+  const stale = run(
+    asked,
+    server({
+      type: "older",
+      epoch: "other",
+      before: 51,
+      messages: page(1, 50),
+      start: true,
+    }),
+  );
+  assert.equal(stale.items.length, welcomed.items.length);
+  assert.equal(stale.olderPending, undefined);
+  const paged = run(
+    asked,
+    server({
+      type: "older",
+      epoch: welcomed.epoch!,
+      before: 51,
+      messages: page(1, 50),
+      start: true,
+    }),
+  );
+  const seqsShown = paged.items.flatMap((i) =>
+    i.kind === "chat" ? [i.message.seq] : []
+  );
+  assert.deepEqual(seqsShown, page(1, 100).map((m) => m.seq));
+  assert.equal(paged.historyStart, true);
+  assert.equal(paged.pagedIn, 50);
+  assert.equal(paged.olderPending, undefined);
+  // A welcome that starts at seq 1 is at the start already.
+  assert.equal(
+    run(fresh(), server(welcome({ history: page(1, 3) }))).historyStart,
+    true,
+  );
+});

@@ -42,6 +42,8 @@ export interface ViewHandlers {
   setLang(lang: Lang): void;
   /** The end of a big room's member list came into view: the next page. */
   moreMembers(): void;
+  /** The reader scrolled near the top: older messages, if there are any. */
+  olderMessages(): void;
 }
 
 export interface View {
@@ -61,6 +63,16 @@ interface Rendered {
   data: Item | OutboxEntry;
 }
 
+/** The "start of the room" row, shown above the first message. */
+const START_ROW: NoticeItem = {
+  kind: "notice",
+  key: "start",
+  order: 0,
+  notice: { type: "start" },
+};
+
+/** Close enough to the top that older messages should be fetched. */
+const LOAD_OLDER_PX = 300;
 /** Close enough to the bottom that new messages should scroll into view. */
 const STICK_TO_BOTTOM_PX = 80;
 const AVATAR_HUES = 8;
@@ -176,6 +188,7 @@ export function createView(doc: Document, handlers: ViewHandlers): View {
   list.addEventListener("scroll", () => {
     pinned = list.scrollHeight - list.scrollTop - list.clientHeight <
       STICK_TO_BOTTOM_PX;
+    if (list.scrollTop < LOAD_OLDER_PX) handlers.olderMessages();
   }, { passive: true });
   if (typeof ResizeObserver === "function") {
     new ResizeObserver(() => {
@@ -431,6 +444,10 @@ export function createView(doc: Document, handlers: ViewHandlers): View {
           name: notice.name,
         });
         break;
+      case "start":
+        text = t(lang, "historyStart");
+        className = "system history-start";
+        break;
       case "gap":
         text = t(lang, "gapMarker");
         className = "system gap-marker";
@@ -463,6 +480,10 @@ export function createView(doc: Document, handlers: ViewHandlers): View {
       key: item.key,
       item,
     }));
+    // Above the room's first message, once the reader has reached it.
+    if (state.historyStart) {
+      rows.unshift({ kind: "item", key: START_ROW.key, item: START_ROW });
+    }
     let addedOwn = false;
     for (const entry of pendingEntries(state)) {
       const key = ownKey(entry.id);
@@ -551,8 +572,16 @@ export function createView(doc: Document, handlers: ViewHandlers): View {
       langChanged || state.items !== prev?.items ||
       state.outbox !== prev.outbox || state.you !== prev.you
     ) {
+      // Older messages go in above what the reader is looking at: keep
+      // that where it is (its distance from the bottom), so nothing jumps.
+      const prepended = !pinned && prev !== undefined &&
+        state.items[0]?.key !== prev.items[0]?.key &&
+        state.items.length > prev.items.length;
+      const fromBottom = list.scrollHeight - list.scrollTop;
       if (renderList(state, langChanged, state.you !== prev?.you)) {
         pinned = true;
+      } else if (prepended) {
+        list.scrollTop = list.scrollHeight - fromBottom;
       }
     }
     if (langChanged || state.typing !== prev?.typing) renderTyping(state);

@@ -47,6 +47,8 @@ export const MEMBERS_PER_FRAME = 20;
  * read only by those who scroll through it, a page at a time.
  */
 export const MEMBERS_PER_PAGE = 100;
+/** Messages in one answer to an `older` request (scrolling back). */
+export const OLDER_PER_PAGE = 50;
 /**
  * History per frame, in characters of JSON, for the same reason: the welcome
  * holds the oldest messages up to this size and `history` frames the rest
@@ -188,7 +190,17 @@ export interface MembersRequest {
   after: number;
 }
 
+/**
+ * Messages before seq `before`, for a reader scrolling back past what the
+ * page holds. Answered with an `older` message.
+ */
+export interface OlderRequest {
+  type: "older";
+  before: number;
+}
+
 export type ClientMessage =
+  | OlderRequest
   | HelloMessage
   | SendMessage
   | RenameMessage
@@ -263,6 +275,20 @@ export interface MembersMessage {
   next?: number;
 }
 
+/**
+ * A page of older messages, answering an `older` request: up to
+ * OLDER_PER_PAGE messages before `before`, oldest first. `start`: the
+ * room's history begins here (nothing older is kept). In `epoch`, which
+ * may differ from the client's if the history was replaced meanwhile.
+ */
+export interface OlderMessage {
+  type: "older";
+  epoch: string;
+  before: number;
+  messages: ChatMessage[];
+  start: boolean;
+}
+
 export interface ChatEvent {
   type: "chat";
   message: ChatMessage;
@@ -328,6 +354,7 @@ export type ServerMessage =
   | WelcomeMessage
   | HistoryMessage
   | MembersMessage
+  | OlderMessage
   | ChatEvent
   | AckMessage
   | JoinedEvent
@@ -419,6 +446,7 @@ const CLIENT_FIELDS: Record<ClientMessage["type"], readonly string[]> = {
   rename: ["type", "name"],
   typing: ["type"],
   members: ["type", "after"],
+  older: ["type", "before"],
 };
 
 function isClientType(type: unknown): type is ClientMessage["type"] {
@@ -579,6 +607,16 @@ export function validateClientMessage(data: unknown): ClientMessage {
       };
     case "typing":
       return { type };
+    case "older": {
+      const before = data["before"];
+      if (
+        typeof before !== "number" || !Number.isSafeInteger(before) ||
+        before < 1
+      ) {
+        throw bad('Field "before" must be a positive integer');
+      }
+      return { type, before };
+    }
     case "members": {
       const after = data["after"];
       if (
@@ -653,6 +691,7 @@ const SERVER_TYPES: ReadonlySet<string> = new Set<ServerMessage["type"]>([
   "welcome",
   "history",
   "members",
+  "older",
   "chat",
   "ack",
   "joined",
@@ -789,6 +828,18 @@ function toServerMessage(data: unknown): ServerMessage | null {
           members: d["members"],
           more: d["more"],
           ...(typeof d["next"] === "number" ? { next: d["next"] } : {}),
+        }
+        : null;
+    case "older":
+      return typeof d["epoch"] === "string" &&
+          typeof d["before"] === "number" && Array.isArray(d["messages"]) &&
+          d["messages"].every(isChatMessage) && typeof d["start"] === "boolean"
+        ? {
+          type: "older",
+          epoch: d["epoch"],
+          before: d["before"],
+          messages: d["messages"],
+          start: d["start"],
         }
         : null;
     case "chat":

@@ -17,6 +17,8 @@ import {
   MEMBERS_PER_PAGE,
   type MembersRequest,
   normalizeRoomName,
+  OLDER_PER_PAGE,
+  type OlderRequest,
   PROTOCOL_VERSION,
   ProtocolError,
   type RenameMessage,
@@ -123,6 +125,7 @@ interface SessionLimits {
   send: TokenBucket;
   rename: TokenBucket;
   memberPages: TokenBucket;
+  olderPages: TokenBucket;
 }
 
 /** A handler returns a promise when later messages must wait for it. */
@@ -166,6 +169,8 @@ export const DEFAULTS = {
   renameRate: { capacity: 1, refillPerSecond: 0.1 },
   /** Pages of the member list: a fast scroll through a big room is fine. */
   memberPageRate: { capacity: 20, refillPerSecond: 5 },
+  /** Pages of older history: scrolling back quickly through a long room. */
+  olderPageRate: { capacity: 20, refillPerSecond: 5 },
   abuseRate: { capacity: 30, refillPerSecond: 1 },
 } as const;
 
@@ -270,6 +275,7 @@ export class Hub {
     rename: (c, m) => this.#rename(c, m),
     typing: (c) => this.#typing(c),
     members: (c, m) => this.#members(c, m),
+    older: (c, m) => this.#older(c, m),
   };
 
   constructor(options: HubOptions) {
@@ -426,6 +432,7 @@ export class Hub {
         send: new TokenBucket(this.#sendRate, now),
         rename: new TokenBucket(this.#renameRate, now),
         memberPages: new TokenBucket(DEFAULTS.memberPageRate, now),
+        olderPages: new TokenBucket(DEFAULTS.olderPageRate, now),
       };
       this.#limits.set(session, limits);
     }
@@ -952,6 +959,27 @@ export class Hub {
       }
       return apply();
     });
+  }
+
+  /** Older messages, for someone scrolling back through the history. */
+  async #older(connection: Connection, request: OlderRequest): Promise<void> {
+    const { session, room } = this.#joined(connection);
+    this.#spend(this.#limitsOf(session).olderPages, "history pages");
+    room.hold();
+    try {
+      const page = await room.log.readBefore(request.before, OLDER_PER_PAGE);
+      connection.peer.send(JSON.stringify(
+        {
+          type: "older",
+          epoch: page.epoch,
+          before: request.before,
+          messages: page.messages,
+          start: page.start,
+        } satisfies ServerMessage,
+      ));
+    } finally {
+      room.release();
+    }
   }
 
   /** A page of the member list, for someone scrolling through it. */

@@ -1286,3 +1286,33 @@ Deno.test("a join whose token cannot be stored gets no welcome and is not announ
   );
   assert.equal(cid.welcome.members.length, 2);
 });
+
+// ---------------------------------------------------------------------------
+// Scrolling back.
+// ---------------------------------------------------------------------------
+
+Deno.test("older pages walk the history back to its start, and are rate limited", async () => {
+  const t = setup({ sendRate: { capacity: 1_000, refillPerSecond: 1_000 } });
+  const ana = await t.join();
+  for (let i = 1; i <= 120; i++) await t.send(ana.peer, `m${i}`);
+  await settle();
+  const { peer } = await t.join();
+  const seen: number[] = [];
+  let before = 121;
+  for (let i = 0; i < 5; i++) {
+    await t.hub.receive(peer.id, { type: "older", before });
+    const page = peer.last("older");
+    assert.equal(page.before, before);
+    seen.unshift(...page.messages.map((m) => m.seq));
+    if (page.start) break;
+    before = page.messages[0]!.seq;
+  }
+  assert.deepEqual(seen, Array.from({ length: 120 }, (_, i) => i + 1));
+  assert.equal(peer.last("older").start, true);
+  assert.equal(peer.all("older").length, 3, "pages of 50");
+  for (let i = 0; i < 25; i++) {
+    await t.hub.receive(peer.id, { type: "older", before: 50 });
+  }
+  assert.equal(peer.last("error").code, "rate_limited");
+  assert.equal(peer.last("error").ref, "older");
+});
