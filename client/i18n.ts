@@ -30,6 +30,8 @@ const EN = {
   onlineCount: "{n} online",
   moreMembers: "Loading more…",
   historyStart: "This is the start of the room.",
+  charsLeft: "{n} characters left",
+  tooLong: "{n} characters too long",
   nameKept:
     "Someone here already uses “{wanted}”: you are {name} for now. Use “Change name” to pick another.",
   you: "(you)",
@@ -106,6 +108,8 @@ const ES: Record<MessageKey, string> = {
   onlineCount: "{n} en línea",
   moreMembers: "Cargando más…",
   historyStart: "Este es el comienzo de la sala.",
+  charsLeft: "Quedan {n} caracteres",
+  tooLong: "Sobran {n} caracteres",
   nameKept:
     "Alguien aquí ya usa «{wanted}»: por ahora eres {name}. Usa «Cambiar nombre» para elegir otro.",
   you: "(tú)",

@@ -8,6 +8,11 @@
  * rebuilding the list. Text always goes in through `textContent`.
  */
 
+import {
+  countCodePoints,
+  MAX_NAME_CHARS,
+  MAX_TEXT_CHARS,
+} from "../protocol/messages.ts";
 import { linkSegments } from "./links.ts";
 import {
   documentTitle,
@@ -71,6 +76,8 @@ const START_ROW: NoticeItem = {
   notice: { type: "start" },
 };
 
+/** The composer shows the characters left from this many before the limit. */
+const COUNTER_FROM_END = 200;
 /** Close enough to the top that older messages should be fetched. */
 const LOAD_OLDER_PX = 300;
 /** Close enough to the bottom that new messages should scroll into view. */
@@ -106,6 +113,8 @@ export function createView(doc: Document, handlers: ViewHandlers): View {
   const typing = byId(doc, "typing", HTMLElement);
   const composer = byId(doc, "composer", HTMLFormElement);
   const input = byId(doc, "composer-input", HTMLTextAreaElement);
+  const charCount = byId(doc, "char-count", HTMLElement);
+  const sendButton = byId(doc, "send-button", HTMLButtonElement);
   const dialog = byId(doc, "rename-dialog", HTMLDialogElement);
   const renameForm = byId(doc, "rename-form", HTMLFormElement);
   const renameInput = byId(doc, "rename-input", HTMLInputElement);
@@ -114,11 +123,31 @@ export function createView(doc: Document, handlers: ViewHandlers): View {
 
   // --- Controls -----------------------------------------------------------
 
+  /**
+   * Near the length limit the composer shows how many characters are left;
+   * past it, it says so and sending waits until the text is short enough
+   * (a message the server would refuse is never sent).
+   */
+  let currentLang: Lang = "en";
+  function updateCount(): boolean {
+    const length = countCodePoints(input.value);
+    const over = length > MAX_TEXT_CHARS;
+    charCount.hidden = length < MAX_TEXT_CHARS - COUNTER_FROM_END;
+    charCount.textContent = over
+      ? t(currentLang, "tooLong", { n: length - MAX_TEXT_CHARS })
+      : t(currentLang, "charsLeft", { n: MAX_TEXT_CHARS - length });
+    charCount.classList.toggle("over", over);
+    input.setAttribute("aria-invalid", String(over));
+    sendButton.disabled = over;
+    return !over;
+  }
+
   function submitComposer(): void {
     const text = input.value;
-    if (text.trim() === "") return;
+    if (text.trim() === "" || !updateCount()) return;
     handlers.send(text);
     input.value = "";
+    updateCount();
     input.focus();
   }
 
@@ -134,6 +163,7 @@ export function createView(doc: Document, handlers: ViewHandlers): View {
     }
   });
   input.addEventListener("input", () => {
+    updateCount();
     if (input.value.trim() !== "") handlers.typing();
   });
 
@@ -147,11 +177,13 @@ export function createView(doc: Document, handlers: ViewHandlers): View {
     event.preventDefault();
     handlers.rename(renameInput.value);
   });
-  // Escape closes the dialog natively; keep the state and focus in step.
+  // Escape closes the dialog natively; keep the state in step, and give
+  // focus back to the button that opened it.
   dialog.addEventListener("close", () => {
     handlers.closeRename();
-    input.focus();
+    renameButton.focus();
   });
+  renameInput.maxLength = MAX_NAME_CHARS;
 
   function setMembersOpen(open: boolean): void {
     members.classList.toggle("open", open);
@@ -160,12 +192,15 @@ export function createView(doc: Document, handlers: ViewHandlers): View {
   membersToggle.addEventListener("click", () => {
     setMembersOpen(!members.classList.contains("open"));
   });
-  members.addEventListener("keydown", (event) => {
-    if (event.key === "Escape" && members.classList.contains("open")) {
-      setMembersOpen(false);
-      membersToggle.focus();
-    }
-  });
+  // Escape closes the phone's member panel from inside it or from its toggle.
+  for (const target of [members, membersToggle]) {
+    target.addEventListener("keydown", (event) => {
+      if (event.key === "Escape" && members.classList.contains("open")) {
+        setMembersOpen(false);
+        membersToggle.focus();
+      }
+    });
+  }
 
   list.addEventListener("click", (event) => {
     const target = event.target;
@@ -224,6 +259,8 @@ export function createView(doc: Document, handlers: ViewHandlers): View {
   }
 
   function translateStatic(lang: Lang): void {
+    currentLang = lang;
+    updateCount();
     root.lang = lang;
     langSelect.value = lang;
     for (const node of doc.querySelectorAll<HTMLElement>("[data-i18n]")) {
@@ -540,8 +577,12 @@ export function createView(doc: Document, handlers: ViewHandlers): View {
       renameInput.select();
     } else if (!rename.open && dialog.open) {
       dialog.close();
-      input.focus();
+      renameButton.focus();
     }
+    renameInput.setAttribute(
+      "aria-invalid",
+      String(rename.error !== undefined),
+    );
     if (rename.error === undefined) {
       renameError.hidden = true;
       renameError.textContent = "";

@@ -71,8 +71,8 @@ browserTest(
     );
     assert.deepEqual(
       (await snapshot(bea)).notices,
-      [],
-      "no notice about oneself",
+      ["This is the start of the room."],
+      "no notice about oneself (only the start of this new room)",
     );
   },
 );
@@ -170,8 +170,8 @@ browserTest(
     await waitForNotice(ana, `${before} is now Marta`);
     const renamed = await waitFor(
       ana,
-      "the dialog to close and focus to return to the composer",
-      (shown) => !shown.dialogOpen && shown.focused === "composer-input",
+      "the dialog to close and focus to return to the button that opened it",
+      (shown) => !shown.dialogOpen && shown.focused === "rename-button",
     );
     assert.equal(renamed.you, "Marta");
     await waitFor(
@@ -202,8 +202,8 @@ browserTest(
     await bea.locator("#rename-input").press("Escape");
     await waitFor(
       bea,
-      "Escape to close the dialog and focus the composer",
-      (shown) => !shown.dialogOpen && shown.focused === "composer-input",
+      "Escape to close the dialog and focus its button",
+      (shown) => !shown.dialogOpen && shown.focused === "rename-button",
     );
   },
 );
@@ -682,5 +682,31 @@ browserTest(
       "the deliberate violation to be recorded",
       (shown) => shown.cspViolations.length > 0,
     );
+  },
+);
+
+browserTest(
+  "near the 4,000-character limit the composer counts down; past it, sending waits",
+  async (t) => {
+    const server = startServer();
+    t.defer(() => server.close());
+    const page = await t.openChat(`${server.url}/r/long-text`, ENGLISH);
+    const input = page.locator("#composer-input");
+    const count = page.locator("#char-count");
+    await input.fill("x".repeat(100));
+    assert.equal(await count.isHidden(), true, "no counter far from the limit");
+    await input.fill("x".repeat(3_900));
+    assert.equal(await count.textContent(), "100 characters left");
+    await input.fill("x".repeat(4_010));
+    assert.equal(await count.textContent(), "10 characters too long");
+    assert.equal(await page.locator("#send-button").isDisabled(), true);
+    assert.equal(await input.getAttribute("aria-invalid"), "true");
+    await input.press("Enter");
+    assert.equal((await input.inputValue()).length, 4_010, "nothing was sent");
+    assert.equal((await snapshot(page)).messages.length, 0);
+    await input.press("Backspace");
+    await input.fill("x".repeat(4_000));
+    await input.press("Enter");
+    await waitForMessage(page, "x".repeat(4_000));
   },
 );
