@@ -44,6 +44,7 @@ const EN = {
   statusConnecting: "Connecting…",
   statusConnected: "Connected",
   statusReconnectingIn: "Reconnecting in {s} s…",
+  statusReconnecting: "Connection lost. Reconnecting…",
   statusUnreachable: "Can't reach the server. Is it running?",
   statusReplaced:
     "This session was opened in another tab or window. Press “Retry now” to use it here.",
@@ -122,6 +123,7 @@ const ES: Record<MessageKey, string> = {
   statusConnecting: "Conectando…",
   statusConnected: "Conectado",
   statusReconnectingIn: "Reconectando en {s} s…",
+  statusReconnecting: "Se perdió la conexión. Reconectando…",
   statusUnreachable: "No se puede conectar con el servidor. ¿Está en marcha?",
   statusReplaced:
     "Esta sesión se abrió en otra pestaña o ventana. Pulsa «Reintentar ahora» para usarla aquí.",

@@ -114,6 +114,7 @@ export function createView(doc: Document, handlers: ViewHandlers): View {
   const composer = byId(doc, "composer", HTMLFormElement);
   const input = byId(doc, "composer-input", HTMLTextAreaElement);
   const charCount = byId(doc, "char-count", HTMLElement);
+  const statusLive = byId(doc, "status-live", HTMLElement);
   const sendButton = byId(doc, "send-button", HTMLButtonElement);
   const dialog = byId(doc, "rename-dialog", HTMLDialogElement);
   const renameForm = byId(doc, "rename-form", HTMLFormElement);
@@ -311,6 +312,15 @@ export function createView(doc: Document, handlers: ViewHandlers): View {
         break;
     }
     status.textContent = text;
+    // Screen readers hear changes of state, not every second of a countdown.
+    const announced = connection.phase === "reconnecting"
+      ? (connection.unreachable
+        ? t(lang, "statusUnreachable")
+        : t(lang, "statusReconnecting"))
+      : text;
+    if (statusLive.textContent !== announced) {
+      statusLive.textContent = announced;
+    }
     retryButton.hidden = connection.phase !== "reconnecting" &&
       connection.phase !== "closed";
   }

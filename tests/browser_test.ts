@@ -710,3 +710,39 @@ browserTest(
     await waitForMessage(page, "x".repeat(4_000));
   },
 );
+
+browserTest(
+  "while reconnecting, screen readers hear the change of state once, not a countdown; the outage is plain to see",
+  async (t) => {
+    const server = startServer();
+    const page = await t.openChat(`${server.url}/r/outage`, ENGLISH);
+    await server.close();
+    await waitFor(
+      page,
+      "the page to notice the lost connection",
+      (s) => s.phase === "reconnecting",
+      10_000,
+    );
+    const live = page.locator("#status-live");
+    // Three seconds of countdown: the visible line changes every second,
+    // the announcement only when the state does (lost → unreachable).
+    const announced = new Set<string>();
+    const shown = new Set<string>();
+    for (let i = 0; i < 12; i++) {
+      announced.add(await live.textContent() ?? "");
+      shown.add(await page.locator("#status").textContent() ?? "");
+      await page.waitForTimeout(250);
+    }
+    assert.ok(announced.size <= 2, [...announced].join(" | "));
+    for (const text of announced) {
+      assert.doesNotMatch(text, /\d/, "no seconds in the announcement");
+    }
+    assert.ok(shown.size > announced.size, "the visible line counts down");
+    assert.equal(await live.getAttribute("role"), "status");
+    assert.equal(await page.locator("#status").getAttribute("aria-live"), null);
+    const dimmed = await page.locator("#member-list").evaluate((node) =>
+      node.ownerDocument.defaultView?.getComputedStyle(node).opacity
+    );
+    assert.equal(dimmed, "0.5", "the member list is marked as stale");
+  },
+);
