@@ -31,6 +31,7 @@ const EN = {
   moreMembers: "Loading more…",
   historyStart: "This is the start of the room.",
   charsLeft: "{n} characters left",
+  mentionSuggestions: "People to mention",
   tooLong: "{n} characters too long",
   nameKept:
     "Someone here already uses “{wanted}”: you are {name} for now. Use “Change name” to pick another.",
@@ -110,6 +111,7 @@ const ES: Record<MessageKey, string> = {
   moreMembers: "Cargando más…",
   historyStart: "Este es el comienzo de la sala.",
   charsLeft: "Quedan {n} caracteres",
+  mentionSuggestions: "Personas a mencionar",
   tooLong: "Sobran {n} caracteres",
   nameKept:
     "Alguien aquí ya usa «{wanted}»: por ahora eres {name}. Usa «Cambiar nombre» para elegir otro.",
@@ -225,7 +227,10 @@ export function documentTitle(
   lang: Lang,
   room: string,
   unread: number,
+  mentions = 0,
 ): string {
   const base = `#${room} — ${t(lang, "appName")}`;
-  return unread > 0 ? `(${unread}) ${base}` : base;
+  const counted = unread > 0 ? `(${unread}) ${base}` : base;
+  // Being called shows first, so it is seen in a crowded tab bar.
+  return mentions > 0 ? `@${mentions} ${counted}` : counted;
 }

@@ -64,4 +64,6 @@ Deno.test("t fills placeholders", () => {
 Deno.test("documentTitle shows the unread count only when there is one", () => {
   assert.equal(documentTitle("en", "main", 0), "#main — Chat");
   assert.equal(documentTitle("es", "main", 3), "(3) #main — Chat");
+  // Mentions are counted apart, and shown first.
+  assert.equal(documentTitle("en", "main", 3, 1), "@1 (3) #main — Chat");
 });

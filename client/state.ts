@@ -5,6 +5,7 @@
  * drive it with plain objects.
  */
 
+import { mentionsYou } from "./mentions.ts";
 import type {
   ChatMessage,
   ErrorCode,
@@ -119,6 +120,8 @@ export interface State {
   readonly hidden: boolean;
   /** Messages from others that arrived while the tab was hidden. */
   readonly unread: number;
+  /** Of those, the ones that mention you (counted apart, shown apart). */
+  readonly unreadMentions: number;
   /** The oldest message shown is the room's first (nothing older is kept). */
   readonly historyStart: boolean;
   /** An `older` request is out, for messages before this seq. */
@@ -176,6 +179,7 @@ export function initialState(options: InitialStateOptions): State {
     rename: { open: false },
     hidden: options.hidden ?? false,
     unread: 0,
+    unreadMentions: 0,
     historyStart: false,
     pagedIn: 0,
     ...(options.youId === undefined ? {} : { youId: options.youId }),
@@ -240,7 +244,7 @@ function reduceEvent(state: State, event: AppEvent): State {
     }
     case "visibility":
       if (event.hidden === state.hidden) return state;
-      return { ...state, hidden: event.hidden, unread: 0 };
+      return { ...state, hidden: event.hidden, unread: 0, unreadMentions: 0 };
     case "renameOpen":
       return { ...state, rename: { open: true } };
     case "renameClose":
@@ -322,6 +326,10 @@ function reduceServer(
         unread: state.hidden && !own && items !== state.items
           ? state.unread + 1
           : state.unread,
+        unreadMentions: state.hidden && !own && items !== state.items &&
+            mentionsYou(m.text, state.you?.name)
+          ? state.unreadMentions + 1
+          : state.unreadMentions,
       };
     }
     case "ack": {

@@ -15,6 +15,12 @@ import {
 } from "../protocol/messages.ts";
 import { linkSegments } from "./links.ts";
 import {
+  findMentions,
+  mentionQuery,
+  mentionsYou,
+  suggestNames,
+} from "./mentions.ts";
+import {
   documentTitle,
   errorText,
   isLang,
@@ -68,6 +74,11 @@ interface Rendered {
   data: Item | OutboxEntry;
 }
 
+/** Everyone a message may mention: the members listed, you included. */
+function memberNames(state: State): string[] {
+  return state.members.map((m) => m.name);
+}
+
 /** The "start of the room" row, shown above the first message. */
 const START_ROW: NoticeItem = {
   kind: "notice",
@@ -114,6 +125,7 @@ export function createView(doc: Document, handlers: ViewHandlers): View {
   const composer = byId(doc, "composer", HTMLFormElement);
   const input = byId(doc, "composer-input", HTMLTextAreaElement);
   const charCount = byId(doc, "char-count", HTMLElement);
+  const suggestionList = byId(doc, "mention-suggestions", HTMLUListElement);
   const statusLive = byId(doc, "status-live", HTMLElement);
   const sendButton = byId(doc, "send-button", HTMLButtonElement);
   const dialog = byId(doc, "rename-dialog", HTMLDialogElement);
@@ -156,7 +168,72 @@ export function createView(doc: Document, handlers: ViewHandlers): View {
     event.preventDefault();
     submitComposer();
   });
+  // --- @mention suggestions -------------------------------------------------
+  let suggestions: string[] = [];
+  let chosen = 0;
+  let knownNames: readonly string[] = [];
+  let ownName: string | undefined;
+
+  function updateSuggestions(): void {
+    const query = mentionQuery(input.value, input.selectionStart ?? 0);
+    suggestions = query === null
+      ? []
+      : suggestNames(query.query, knownNames, ownName);
+    chosen = Math.min(chosen, Math.max(0, suggestions.length - 1));
+    suggestionList.hidden = suggestions.length === 0;
+    input.setAttribute("aria-expanded", String(suggestions.length > 0));
+    suggestionList.replaceChildren(...suggestions.map((name, i) => {
+      const option = el("li", i === chosen ? "chosen" : "", name);
+      option.id = `mention-${i}`;
+      option.setAttribute("role", "option");
+      option.setAttribute("aria-selected", String(i === chosen));
+      // mousedown, not click: the textarea must keep focus.
+      option.addEventListener("mousedown", (event) => {
+        event.preventDefault();
+        pickSuggestion(i);
+      });
+      return option;
+    }));
+    if (suggestions.length > 0) {
+      input.setAttribute("aria-activedescendant", `mention-${chosen}`);
+    } else input.removeAttribute("aria-activedescendant");
+  }
+
+  function pickSuggestion(index: number): void {
+    const name = suggestions[index];
+    const caret = input.selectionStart ?? 0;
+    const query = mentionQuery(input.value, caret);
+    if (name === undefined || query === null) return;
+    input.value = `${input.value.slice(0, query.start)}@${name} ${
+      input.value.slice(caret)
+    }`;
+    const at = query.start + name.length + 2;
+    input.setSelectionRange(at, at);
+    suggestions = [];
+    updateSuggestions();
+    updateCount();
+  }
+
   input.addEventListener("keydown", (event) => {
+    if (suggestions.length > 0) {
+      if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+        event.preventDefault();
+        chosen = (chosen + (event.key === "ArrowDown" ? 1 : -1) +
+          suggestions.length) % suggestions.length;
+        updateSuggestions();
+        return;
+      }
+      if ((event.key === "Enter" || event.key === "Tab") && !event.shiftKey) {
+        event.preventDefault();
+        pickSuggestion(chosen);
+        return;
+      }
+      if (event.key === "Escape") {
+        suggestions = [];
+        updateSuggestions();
+        return;
+      }
+    }
     // isComposing: Enter also confirms an IME candidate.
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
       event.preventDefault();
@@ -164,6 +241,8 @@ export function createView(doc: Document, handlers: ViewHandlers): View {
     }
   });
   input.addEventListener("input", () => {
+    chosen = 0;
+    updateSuggestions();
     updateCount();
     if (input.value.trim() !== "") handlers.typing();
   });
@@ -336,6 +415,8 @@ export function createView(doc: Document, handlers: ViewHandlers): View {
     : null;
 
   function renderMembers(state: State): void {
+    knownNames = memberNames(state);
+    ownName = state.you?.name;
     const you = state.you?.id;
     onlineCount.textContent = t(state.lang, "onlineCount", {
       n: state.online ?? state.members.length,
@@ -365,16 +446,22 @@ export function createView(doc: Document, handlers: ViewHandlers): View {
     return node;
   }
 
-  function fillChat(node: HTMLElement, item: ChatItem, lang: Lang): void {
+  function fillChat(node: HTMLElement, item: ChatItem, state: State): void {
+    const { lang } = state;
     const { message, own } = item;
-    node.className = own ? "msg own" : "msg";
+    const you = state.you?.name;
+    node.className = own
+      ? "msg own"
+      : mentionsYou(message.text, you)
+      ? "msg mentions-you"
+      : "msg";
     node.dataset["seq"] = String(message.seq);
     if (own) node.dataset["clientId"] = message.clientId;
     else delete node.dataset["clientId"];
     const body = el("div", "body");
     body.append(
       meta(message.from.name, message.time, lang, item.sent ? "sent" : null),
-      textNode(message.text),
+      textNode(message.text, memberNames(state)),
     );
     node.replaceChildren(avatar(message.from.id, message.from.name), body);
   }
@@ -431,13 +518,28 @@ export function createView(doc: Document, handlers: ViewHandlers): View {
     return row;
   }
 
-  /** A message's text, its web addresses as links (DOM nodes, never HTML). */
-  function textNode(text: string): HTMLElement {
+  /**
+   * A message's text: web addresses as links, @mentions of members marked
+   * (DOM nodes, never HTML).
+   */
+  function textNode(text: string, names: readonly string[] = []): HTMLElement {
     const node = el("div", "text");
     node.dir = "auto";
     for (const segment of linkSegments(text)) {
       if (segment.kind === "text") {
-        node.append(segment.text);
+        let at = 0;
+        for (const mention of findMentions(segment.text, names)) {
+          node.append(segment.text.slice(at, mention.start));
+          node.append(
+            el(
+              "span",
+              "mention",
+              segment.text.slice(mention.start, mention.end),
+            ),
+          );
+          at = mention.end;
+        }
+        node.append(segment.text.slice(at));
         continue;
       }
       const link = el("a", "link", segment.text);
@@ -508,7 +610,7 @@ export function createView(doc: Document, handlers: ViewHandlers): View {
 
   function fill(node: HTMLElement, row: Row, state: State): void {
     if (row.kind === "pending") fillPending(node, row.entry, state);
-    else if (row.item.kind === "chat") fillChat(node, row.item, state.lang);
+    else if (row.item.kind === "chat") fillChat(node, row.item, state);
     else fillNotice(node, row.item, state.lang);
   }
 
@@ -644,7 +746,12 @@ export function createView(doc: Document, handlers: ViewHandlers): View {
     if (state.you && state.you.id !== root.dataset["you"]) {
       root.dataset["you"] = state.you.id;
     }
-    doc.title = documentTitle(state.lang, state.room, state.unread);
+    doc.title = documentTitle(
+      state.lang,
+      state.room,
+      state.unread,
+      state.unreadMentions,
+    );
     if (pinned) scrollToBottom();
     prev = state;
   }
