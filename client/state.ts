@@ -42,6 +42,8 @@ export type Notice =
   | { readonly type: "gap" }
   /** The room's history begins here. */
   | { readonly type: "start" }
+  /** Messages below are of this day (made by the view, not kept here). */
+  | { readonly type: "day"; readonly label: string }
   /** The name remembered from earlier is taken here: `name` is kept. */
   | {
     readonly type: "nameKept";

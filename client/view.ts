@@ -13,6 +13,7 @@ import {
   MAX_NAME_CHARS,
   MAX_TEXT_CHARS,
 } from "../protocol/messages.ts";
+import { continuesGroup, dayKey, dayLabel } from "./days.ts";
 import { linkSegments } from "./links.ts";
 import {
   findMentions,
@@ -397,7 +398,10 @@ export function createView(doc: Document, handlers: ViewHandlers): View {
         ? t(lang, "statusUnreachable")
         : t(lang, "statusReconnecting"))
       : text;
-    if (statusLive.textContent !== announced) {
+    // Each retry passes through "connecting": not news during an outage.
+    const retrying = connection.phase === "connecting" &&
+      statusLive.textContent !== "";
+    if (!retrying && statusLive.textContent !== announced) {
       statusLive.textContent = announced;
     }
     retryButton.hidden = connection.phase !== "reconnecting" &&
@@ -593,6 +597,10 @@ export function createView(doc: Document, handlers: ViewHandlers): View {
           name: notice.name,
         });
         break;
+      case "day":
+        text = notice.label;
+        className = "system day-separator";
+        break;
       case "start":
         text = t(lang, "historyStart");
         className = "system history-start";
@@ -639,8 +647,9 @@ export function createView(doc: Document, handlers: ViewHandlers): View {
       if (!nodes.has(key)) addedOwn = true;
       rows.push({ kind: "pending", key, entry });
     }
+    const withDays = withDaySeparators(rows, state);
     // Remove first, so dropping the oldest message moves no other node.
-    const keys = new Set(rows.map((r) => r.key));
+    const keys = new Set(withDays.map((r) => r.key));
     for (const [key, rendered] of nodes) {
       if (!keys.has(key)) {
         rendered.el.remove();
@@ -648,7 +657,9 @@ export function createView(doc: Document, handlers: ViewHandlers): View {
       }
     }
     let cursor = list.firstElementChild;
-    for (const row of rows) {
+    let previous: { author: string; time: number } | undefined;
+    let lastOwn: HTMLElement | undefined;
+    for (const row of withDays) {
       const data = row.kind === "item" ? row.item : row.entry;
       let rendered = nodes.get(row.key);
       if (!rendered) {
@@ -663,8 +674,63 @@ export function createView(doc: Document, handlers: ViewHandlers): View {
       }
       if (rendered.el === cursor) cursor = cursor.nextElementSibling;
       else list.insertBefore(rendered.el, cursor);
+      // Grouping depends on the neighbours, so it is decided here, each time.
+      const message = row.kind === "pending"
+        ? { author: state.you?.id ?? "", time: row.entry.createdAt }
+        : row.item.kind === "chat"
+        ? { author: row.item.message.from.id, time: row.item.message.time }
+        : undefined;
+      rendered.el.classList.toggle(
+        "continued",
+        message !== undefined && continuesGroup(previous, message),
+      );
+      rendered.el.classList.remove("last-own");
+      if (
+        row.kind === "pending" ||
+        (row.kind === "item" && row.item.kind === "chat" && row.item.own)
+      ) {
+        lastOwn = rendered.el;
+      }
+      previous = message;
     }
+    // "Sent" shows on the newest own message only: the others are implied.
+    lastOwn?.classList.add("last-own");
     return addedOwn;
+  }
+
+  /** A separator row before the first message of each day. */
+  const dayRows = new Map<string, NoticeItem>();
+  function withDaySeparators(rows: Row[], state: State): Row[] {
+    const out: Row[] = [];
+    let day: string | undefined;
+    for (const row of rows) {
+      const time = row.kind === "pending"
+        ? row.entry.createdAt
+        : row.item.kind === "chat"
+        ? row.item.message.time
+        : undefined;
+      if (time !== undefined && dayKey(time) !== day) {
+        day = dayKey(time);
+        const label = dayLabel(time, state.now, state.lang);
+        const key = `day:${day}`;
+        let item = dayRows.get(key);
+        if (
+          item?.kind !== "notice" || item.notice.type !== "day" ||
+          item.notice.label !== label
+        ) {
+          item = {
+            kind: "notice",
+            key,
+            order: 0,
+            notice: { type: "day", label },
+          };
+          dayRows.set(key, item);
+        }
+        out.push({ kind: "item", key, item });
+      }
+      out.push(row);
+    }
+    return out;
   }
 
   function renderTyping(state: State): void {
@@ -723,7 +789,9 @@ export function createView(doc: Document, handlers: ViewHandlers): View {
     }
     if (
       langChanged || state.items !== prev?.items ||
-      state.outbox !== prev.outbox || state.you !== prev.you
+      state.outbox !== prev.outbox || state.you !== prev.you ||
+      // After midnight "Today" becomes "Yesterday".
+      dayKey(state.now) !== dayKey(prev.now)
     ) {
       // Older messages go in above what the reader is looking at: keep
       // that where it is (its distance from the bottom), so nothing jumps.

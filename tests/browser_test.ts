@@ -71,8 +71,8 @@ browserTest(
     );
     assert.deepEqual(
       (await snapshot(bea)).notices,
-      ["This is the start of the room."],
-      "no notice about oneself (only the start of this new room)",
+      ["This is the start of the room.", "Today"],
+      "no notice about oneself (only the start of this new room, and its day)",
     );
   },
 );
@@ -580,9 +580,11 @@ browserTest(
     const ana = await t.openChat(url, ENGLISH);
     const bea = await t.openChat(url, ENGLISH);
     await rename(ana, "Ana");
-    // RIGHT-TO-LEFT OVERRIDE with no closing PDF, then a plain message.
+    await rename(bea, "Bea");
+    // RIGHT-TO-LEFT OVERRIDE with no closing PDF, then a plain message (by
+    // someone else, so that its name and time are shown, not grouped).
     await send(ana, "\u202Eevil text");
-    await send(ana, "plain text");
+    await send(bea, "plain text");
     await waitForMessage(bea, "plain text");
     // Positions of the author and time of each message, read in the page.
     const rows = await bea.evaluate(`[...document.querySelectorAll(
@@ -607,8 +609,8 @@ browserTest(
       author: string;
     }[];
     assert.equal(rows.length, 2, JSON.stringify(rows));
+    assert.deepEqual(rows.map((row) => row.author), ["Ana", "Bea"]);
     for (const row of rows) {
-      assert.equal(row.author, "Ana");
       assert.equal(row.dir, "auto", "the text is isolated");
       assert.ok(
         row.authorLeft < row.timeLeft,
