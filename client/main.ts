@@ -16,7 +16,7 @@ import {
 } from "../protocol/messages.ts";
 import { SendPump } from "./send_pump.ts";
 import { Connection } from "./connection.ts";
-import { LANG_STORAGE_KEY, pickLang } from "./i18n.ts";
+import { isLang, LANG_STORAGE_KEY, pickLang } from "./i18n.ts";
 import { Outbox, outboxKey } from "./outbox.ts";
 import {
   type AppEvent,
@@ -67,6 +67,19 @@ function storageOr(get: () => Storage): StorageLike {
   }
 }
 
+/**
+ * The server serves the page already in this language next time (a cookie
+ * is what it can read before any script runs).
+ */
+function rememberLangForServer(lang: string): void {
+  try {
+    document.cookie =
+      `chat-lang=${lang}; path=/; max-age=31536000; samesite=lax`;
+  } catch {
+    // Cookies blocked: the page still switches once its script runs.
+  }
+}
+
 function main(): void {
   const local = storageOr(() => localStorage);
   const session = storageOr(() => sessionStorage);
@@ -78,9 +91,12 @@ function main(): void {
     outboxKey(room, tabId(session, () => crypto.randomUUID())),
   );
 
+  const storedLang = readItem(local, LANG_STORAGE_KEY);
+  // A choice made before the server read cookies: tell it now.
+  if (isLang(storedLang)) rememberLangForServer(storedLang);
   let state = initialState({
     room,
-    lang: pickLang(readItem(local, LANG_STORAGE_KEY), navigator.language),
+    lang: pickLang(storedLang, navigator.language),
     now: Date.now(),
     hidden: document.visibilityState === "hidden",
     messages: record.messages,
@@ -203,6 +219,7 @@ function main(): void {
     },
     setLang(lang) {
       writeItem(local, LANG_STORAGE_KEY, lang);
+      rememberLangForServer(lang);
       dispatch({ type: "lang", lang });
     },
   });

@@ -9,6 +9,8 @@
  *     --allow-env scripts/build_client.ts [--force]
  */
 
+import { translateHtml } from "../client/translate_html.ts";
+
 const ROOT = new URL("../", import.meta.url);
 const INPUT_DIRS = ["client", "protocol"];
 const OUTPUT_DIR = new URL("server/generated/", ROOT);
@@ -103,6 +105,12 @@ async function build(force: boolean): Promise<void> {
 export const ASSETS_HASH: string = ${JSON.stringify(hash)};
 
 export const INDEX_HTML: string = ${JSON.stringify(indexHtml)};
+
+/** The page with its static text in each language (see translate_html.ts). */
+export const INDEX_HTML_BY_LANG: Record<"en" | "es", string> = {
+  en: ${JSON.stringify(translateHtml(indexHtml, "en"))},
+  es: ${JSON.stringify(translateHtml(indexHtml, "es"))},
+};
 
 export const ASSETS: Record<string, { body: string; contentType: string }> = {
   "/app.js": {

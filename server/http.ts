@@ -10,7 +10,7 @@ import type { Hub } from "./chat/hub.ts";
 import { ConnectionLimits } from "./connection_limits.ts";
 import { renderMetrics } from "./metrics.ts";
 import type { StoreHealth } from "./store/store.ts";
-import { ASSETS, ASSETS_HASH, INDEX_HTML } from "./generated/assets.ts";
+import { ASSETS, ASSETS_HASH, INDEX_HTML_BY_LANG } from "./generated/assets.ts";
 import { upgradeToChat } from "./ws_edge.ts";
 
 export interface HandlerOptions {
@@ -142,6 +142,17 @@ function fromThisMachine(
     host.startsWith("::ffff:127.");
   return loopback && !request.headers.has("x-forwarded-for") &&
     !request.headers.has("forwarded") && !request.headers.has("x-real-ip");
+}
+
+/** "es" for readers who chose or whose browser prefers Spanish. */
+export function pageLanguage(request: Request): "en" | "es" {
+  const chosen = /(?:^|;\s*)chat-lang=(en|es)(?:;|$)/.exec(
+    request.headers.get("cookie") ?? "",
+  )?.[1];
+  if (chosen === "en" || chosen === "es") return chosen;
+  const first = request.headers.get("accept-language")?.split(",")[0]?.trim()
+    .toLowerCase();
+  return first?.startsWith("es") ? "es" : "en";
 }
 
 function isWebSocketUpgrade(request: Request): boolean {
@@ -304,7 +315,12 @@ export function createHandler(
       const headers = securityHeaders(requestHost(request, url, trustProxy));
       headers.set("content-type", "text/html; charset=utf-8");
       headers.set("cache-control", "no-cache");
-      return new Response(INDEX_HTML, { headers });
+      // In the reader's language from the first paint: the choice they made
+      // on this page (a cookie), else their browser's.
+      headers.set("vary", "accept-language, cookie");
+      return new Response(INDEX_HTML_BY_LANG[pageLanguage(request)], {
+        headers,
+      });
     }
     return new Response("Not found\n", {
       status: 404,
