@@ -55,8 +55,8 @@ const EN = {
   left: "{name} left",
   joinedSeveral: "{names} joined",
   leftSeveral: "{names} left",
-  joinedMany: "{names} and {n} others joined",
-  leftMany: "{names} and {n} others left",
+  otherOne: "{n} other",
+  otherMany: "{n} others",
   joinedCount: "{n} people joined",
   leftCount: "{n} people left",
   renamed: "{from} is now {to}",
@@ -135,8 +135,8 @@ const ES: Record<MessageKey, string> = {
   left: "{name} salió",
   joinedSeveral: "{names} se unieron",
   leftSeveral: "{names} salieron",
-  joinedMany: "{names} y {n} más se unieron",
-  leftMany: "{names} y {n} más salieron",
+  otherOne: "{n} más",
+  otherMany: "{n} más",
   joinedCount: "{n} personas se unieron",
   leftCount: "{n} personas salieron",
   renamed: "{from} ahora es {to}",
@@ -233,4 +233,35 @@ export function documentTitle(
   const counted = unread > 0 ? `(${unread}) ${base}` : base;
   // Being called shows first, so it is seen in a crowded tab bar.
   return mentions > 0 ? `@${mentions} ${counted}` : counted;
+}
+
+/**
+ * Several joins or leaves in one line, with the language's own list and
+ * plural rules: "Ana, Bea y 3 más se unieron", "Ana, Bea, and 1 other left".
+ */
+export function crowdText(
+  lang: Lang,
+  kind: "joined" | "left",
+  names: readonly string[],
+  others: number,
+): string {
+  const joined = kind === "joined";
+  const total = names.length + others;
+  if (names.length === 0) {
+    return t(lang, joined ? "joinedCount" : "leftCount", { n: total });
+  }
+  const more = others === 0 ? [] : [
+    t(
+      lang,
+      new Intl.PluralRules(lang).select(others) === "one"
+        ? "otherOne"
+        : "otherMany",
+      { n: others },
+    ),
+  ];
+  const list = new Intl.ListFormat(lang, { type: "conjunction" })
+    .format([...names, ...more]);
+  return total === 1
+    ? t(lang, kind, { name: list })
+    : t(lang, joined ? "joinedSeveral" : "leftSeveral", { names: list });
 }

@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { ERROR_CODES } from "../protocol/messages.ts";
-import { DICTIONARIES, documentTitle, errorText, pickLang, t } from "./i18n.ts";
+import {
+  crowdText,
+  DICTIONARIES,
+  documentTitle,
+  errorText,
+  pickLang,
+  t,
+} from "./i18n.ts";
 
 Deno.test("Spanish and English dictionaries have identical keys", () => {
   assert.deepEqual(
@@ -66,4 +73,25 @@ Deno.test("documentTitle shows the unread count only when there is one", () => {
   assert.equal(documentTitle("es", "main", 3), "(3) #main — Chat");
   // Mentions are counted apart, and shown first.
   assert.equal(documentTitle("en", "main", 3, 1), "@1 (3) #main — Chat");
+});
+
+Deno.test("crowd notices use each language's list and plural rules", () => {
+  assert.equal(
+    crowdText("es", "joined", ["Ana", "Bea"], 3),
+    "Ana, Bea y 3 más se unieron",
+  );
+  assert.equal(
+    crowdText("en", "joined", ["Ana", "Bea"], 1),
+    "Ana, Bea, and 1 other joined",
+  );
+  assert.equal(crowdText("en", "left", ["Ana", "Bea"], 0), "Ana and Bea left");
+  assert.equal(
+    crowdText("es", "left", ["Ana", "Bea"], 0),
+    "Ana y Bea salieron",
+  );
+  assert.equal(crowdText("en", "joined", [], 7), "7 people joined");
+  assert.equal(
+    crowdText("es", "joined", ["Ana"], 0),
+    t("es", "joined", { name: "Ana" }),
+  );
 });

@@ -22,6 +22,7 @@ import {
   suggestNames,
 } from "./mentions.ts";
 import {
+  crowdText,
   documentTitle,
   errorText,
   isLang,
@@ -569,19 +570,7 @@ export function createView(doc: Document, handlers: ViewHandlers): View {
         text = t(lang, "left", { name: notice.name });
         break;
       case "crowd": {
-        const joined = notice.kind === "joined";
-        const names = notice.names.join(", ");
-        const total = notice.names.length + notice.others;
-        text = notice.names.length === 0
-          ? t(lang, joined ? "joinedCount" : "leftCount", { n: total })
-          : notice.others > 0
-          ? t(lang, joined ? "joinedMany" : "leftMany", {
-            names,
-            n: notice.others,
-          })
-          : total === 1
-          ? t(lang, notice.kind, { name: names })
-          : t(lang, joined ? "joinedSeveral" : "leftSeveral", { names });
+        text = crowdText(lang, notice.kind, notice.names, notice.others);
         break;
       }
       case "renamed":
