@@ -42,6 +42,8 @@ export type Notice =
   | { readonly type: "gap" }
   /** The room's history begins here. */
   | { readonly type: "start" }
+  /** Messages below arrived while the tab was away (made by the view). */
+  | { readonly type: "new" }
   /** Messages below are of this day (made by the view, not kept here). */
   | { readonly type: "day"; readonly label: string }
   /** The name remembered from earlier is taken here: `name` is kept. */
@@ -124,6 +126,11 @@ export interface State {
   readonly unread: number;
   /** Of those, the ones that mention you (counted apart, shown apart). */
   readonly unreadMentions: number;
+  /**
+   * The first message that arrived while the tab was last hidden: a "New"
+   * line goes above it when the reader comes back.
+   */
+  readonly newSinceSeq?: number;
   /** The oldest message shown is the room's first (nothing older is kept). */
   readonly historyStart: boolean;
   /** An `older` request is out, for messages before this seq. */
@@ -246,7 +253,14 @@ function reduceEvent(state: State, event: AppEvent): State {
     }
     case "visibility":
       if (event.hidden === state.hidden) return state;
-      return { ...state, hidden: event.hidden, unread: 0, unreadMentions: 0 };
+      return {
+        ...state,
+        hidden: event.hidden,
+        unread: 0,
+        unreadMentions: 0,
+        // Leaving again starts a new "New" line with the next message.
+        ...(event.hidden ? { newSinceSeq: undefined } : {}),
+      };
     case "renameOpen":
       return { ...state, rename: { open: true } };
     case "renameClose":
@@ -332,6 +346,10 @@ function reduceServer(
             mentionsYou(m.text, state.you?.name)
           ? state.unreadMentions + 1
           : state.unreadMentions,
+        newSinceSeq: state.hidden && !own && items !== state.items &&
+            state.newSinceSeq === undefined
+          ? m.seq
+          : state.newSinceSeq,
       };
     }
     case "ack": {

@@ -76,6 +76,14 @@ interface Rendered {
   data: Item | OutboxEntry;
 }
 
+/** The "New" line above the first message that came while the tab was away. */
+const NEW_ROW: NoticeItem = {
+  kind: "notice",
+  key: "new-divider",
+  order: 0,
+  notice: { type: "new" },
+};
+
 /** Everyone a message may mention: the members listed, you included. */
 function memberNames(state: State): string[] {
   return state.members.map((m) => m.name);
@@ -127,6 +135,7 @@ export function createView(doc: Document, handlers: ViewHandlers): View {
   const composer = byId(doc, "composer", HTMLFormElement);
   const input = byId(doc, "composer-input", HTMLTextAreaElement);
   const charCount = byId(doc, "char-count", HTMLElement);
+  const newMessagesButton = byId(doc, "new-messages", HTMLButtonElement);
   const suggestionList = byId(doc, "mention-suggestions", HTMLUListElement);
   const statusLive = byId(doc, "status-live", HTMLElement);
   const sendButton = byId(doc, "send-button", HTMLButtonElement);
@@ -302,9 +311,26 @@ export function createView(doc: Document, handlers: ViewHandlers): View {
   function scrollToBottom(): void {
     list.scrollTop = list.scrollHeight;
   }
+  // Scrolled up while others write: a button says how many wait below.
+  let unseenBelow = 0;
+  function showUnseen(lang: Lang): void {
+    newMessagesButton.hidden = unseenBelow === 0;
+    newMessagesButton.textContent = t(lang, "newMessages", { n: unseenBelow });
+  }
+  newMessagesButton.addEventListener("click", () => {
+    pinned = true;
+    scrollToBottom();
+    unseenBelow = 0;
+    newMessagesButton.hidden = true;
+    list.focus();
+  });
   list.addEventListener("scroll", () => {
     pinned = list.scrollHeight - list.scrollTop - list.clientHeight <
       STICK_TO_BOTTOM_PX;
+    if (pinned && unseenBelow > 0) {
+      unseenBelow = 0;
+      newMessagesButton.hidden = true;
+    }
     if (list.scrollTop < LOAD_OLDER_PX) handlers.olderMessages();
   }, { passive: true });
   if (typeof ResizeObserver === "function") {
@@ -590,6 +616,10 @@ export function createView(doc: Document, handlers: ViewHandlers): View {
         text = notice.label;
         className = "system day-separator";
         break;
+      case "new":
+        text = t(lang, "newDivider");
+        className = "system new-divider";
+        break;
       case "start":
         text = t(lang, "historyStart");
         className = "system history-start";
@@ -698,6 +728,12 @@ export function createView(doc: Document, handlers: ViewHandlers): View {
         : row.item.kind === "chat"
         ? row.item.message.time
         : undefined;
+      if (
+        row.kind === "item" && row.item.kind === "chat" && !state.hidden &&
+        row.item.message.seq === state.newSinceSeq
+      ) {
+        out.push({ kind: "item", key: NEW_ROW.key, item: NEW_ROW });
+      }
       if (time !== undefined && dayKey(time) !== day) {
         day = dayKey(time);
         const label = dayLabel(time, state.now, state.lang);
@@ -780,7 +816,9 @@ export function createView(doc: Document, handlers: ViewHandlers): View {
       langChanged || state.items !== prev?.items ||
       state.outbox !== prev.outbox || state.you !== prev.you ||
       // After midnight "Today" becomes "Yesterday".
-      dayKey(state.now) !== dayKey(prev.now)
+      dayKey(state.now) !== dayKey(prev.now) ||
+      // Back from away: the "New" line appears.
+      state.hidden !== prev.hidden
     ) {
       // Older messages go in above what the reader is looking at: keep
       // that where it is (its distance from the bottom), so nothing jumps.
@@ -788,6 +826,10 @@ export function createView(doc: Document, handlers: ViewHandlers): View {
         state.items[0]?.key !== prev.items[0]?.key &&
         state.items.length > prev.items.length;
       const fromBottom = list.scrollHeight - list.scrollTop;
+      if (!pinned && prev !== undefined) {
+        unseenBelow += newFromOthers(prev, state);
+        showUnseen(state.lang);
+      }
       if (renderList(state, langChanged, state.you !== prev?.you)) {
         pinned = true;
       } else if (prepended) {
@@ -814,6 +856,22 @@ export function createView(doc: Document, handlers: ViewHandlers): View {
   }
 
   return { render };
+}
+
+/** Chat messages from others added after everything `prev` showed. */
+function newFromOthers(prev: State, state: State): number {
+  let lastSeq = 0;
+  for (const item of prev.items) {
+    if (item.kind === "chat") lastSeq = Math.max(lastSeq, item.message.seq);
+  }
+  let count = 0;
+  for (let i = state.items.length - 1; i >= 0; i--) {
+    const item = state.items[i]!;
+    if (item.kind !== "chat") continue;
+    if (item.message.seq <= lastSeq) break;
+    if (!item.own) count++;
+  }
+  return count;
 }
 
 function isKey(key: string | undefined): key is MessageKey {
