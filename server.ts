@@ -88,6 +88,19 @@ function describeConfig(config: Config): Record<string, unknown> {
   };
 }
 
+/** This machine's LAN addresses, when the chat listens on all of them. */
+function lanUrls(host: string, port: number): string[] {
+  if (host !== "0.0.0.0" && host !== "::") return [];
+  try {
+    return Deno.networkInterfaces()
+      .filter((nic) => nic.family === "IPv4" && !nic.address.startsWith("127."))
+      .map((nic) => `http://${nic.address}:${port}`);
+  } catch {
+    // No --allow-sys: the page shares the address it was opened with.
+    return [];
+  }
+}
+
 /** The addresses people can open: localhost, then this machine's LAN IPs. */
 function urlsToOpen(host: string, port: number): string[] {
   const urls: string[] = [];
@@ -293,6 +306,7 @@ export async function run(config: Config): Promise<Deno.HttpServer> {
   const shutdown = new AbortController();
 
   let server: Deno.HttpServer;
+  let listeningPort = config.port;
   try {
     server = Deno.serve(
       {
@@ -301,6 +315,7 @@ export async function run(config: Config): Promise<Deno.HttpServer> {
         reusePort: config.reusePort,
         signal: shutdown.signal,
         onListen: ({ port }) => {
+          listeningPort = port;
           if (config.redisUrl !== null) {
             announce("info", [
               `Sharing rooms through Redis at ${redisLabel(config.redisUrl)}${
@@ -330,6 +345,10 @@ export async function run(config: Config): Promise<Deno.HttpServer> {
         maxConnectionsPerAddress: config.maxConnectionsPerAddress,
         log,
         storeHealth: () => store.health(),
+        shareUrls: () =>
+          config.publicUrl !== null
+            ? [config.publicUrl]
+            : lanUrls(config.host, listeningPort),
         exposeMetrics: config.exposeMetrics,
       }),
     );

@@ -35,6 +35,7 @@ import {
   writeItem,
 } from "./storage.ts";
 import { createView } from "./view.ts";
+import { shareAddress } from "./share.ts";
 import {
   nameToClaim,
   rememberedName,
@@ -312,6 +313,17 @@ function main(): void {
       }
     }
   }
+
+  // The address to share the room by: the server knows this machine's LAN
+  // addresses, which a page opened on localhost cannot see.
+  fetch("/share.json").then((response) => response.json()).then(
+    (body: { urls?: unknown }) => {
+      const urls = Array.isArray(body.urls)
+        ? body.urls.filter((u): u is string => typeof u === "string")
+        : [];
+      view.setShareAddress(shareAddress(location, urls));
+    },
+  ).catch(() => view.setShareAddress(shareAddress(location, [])));
 
   const connection = new Connection({
     url: `${

@@ -15,6 +15,7 @@ import {
 } from "../protocol/messages.ts";
 import { continuesGroup, dayKey, dayLabel } from "./days.ts";
 import { linkSegments } from "./links.ts";
+import { qrMatrix } from "./share.ts";
 import {
   findMentions,
   mentionQuery,
@@ -61,6 +62,8 @@ export interface ViewHandlers {
 
 export interface View {
   render(state: State): void;
+  /** The address to share the room by, once known. */
+  setShareAddress(address: string): void;
 }
 
 type Row =
@@ -136,6 +139,10 @@ export function createView(doc: Document, handlers: ViewHandlers): View {
   const input = byId(doc, "composer-input", HTMLTextAreaElement);
   const charCount = byId(doc, "char-count", HTMLElement);
   const newMessagesButton = byId(doc, "new-messages", HTMLButtonElement);
+  const emptyRoom = byId(doc, "empty-room", HTMLElement);
+  const shareUrl = byId(doc, "share-url", HTMLElement);
+  const copyLink = byId(doc, "copy-link", HTMLButtonElement);
+  const shareQr = byId(doc, "share-qr", HTMLCanvasElement);
   const suggestionList = byId(doc, "mention-suggestions", HTMLUListElement);
   const statusLive = byId(doc, "status-live", HTMLElement);
   const sendButton = byId(doc, "send-button", HTMLButtonElement);
@@ -855,7 +862,61 @@ export function createView(doc: Document, handlers: ViewHandlers): View {
     prev = state;
   }
 
-  return { render };
+  // --- An empty room: share it ---------------------------------------------
+  let shareAddress = "";
+  function setShareAddress(address: string): void {
+    if (address === shareAddress) return;
+    shareAddress = address;
+    shareUrl.textContent = address;
+    drawQr(shareQr, qrMatrix(address));
+  }
+  copyLink.addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText(shareAddress);
+      copyLink.textContent = t(prev?.lang ?? "en", "linkCopied");
+    } catch {
+      // No clipboard (plain http on another machine): select it instead.
+      doc.getSelection()?.selectAllChildren(shareUrl);
+    }
+  });
+
+  /** Shown while nobody has written anything here yet. */
+  function renderEmptyRoom(state: State): void {
+    const empty = state.historyStart &&
+      !state.items.some((i) => i.kind === "chat") &&
+      pendingEntries(state).length === 0 && shareAddress !== "";
+    emptyRoom.hidden = !empty;
+  }
+
+  return {
+    render(state) {
+      render(state);
+      renderEmptyRoom(state);
+    },
+    setShareAddress(address) {
+      setShareAddress(address);
+      if (prev) renderEmptyRoom(prev);
+    },
+  };
+}
+
+/** Draws a QR matrix with a quiet zone of four modules, crisp at any size. */
+function drawQr(canvas: HTMLCanvasElement, matrix: boolean[][]): void {
+  const context = canvas.getContext("2d");
+  if (!context) return;
+  const modules = matrix.length + 8;
+  const scale = Math.floor(canvas.width / modules);
+  const offset = Math.floor((canvas.width - scale * modules) / 2) + 4 * scale;
+  context.fillStyle = "#ffffff";
+  context.fillRect(0, 0, canvas.width, canvas.height);
+  context.fillStyle = "#000000";
+  matrix.forEach((row, r) =>
+    row.forEach((dark, c) => {
+      if (dark) {
+        context.fillRect(offset + c * scale, offset + r * scale, scale, scale);
+      }
+    })
+  );
 }
 
 /** Chat messages from others added after everything `prev` showed. */

@@ -33,6 +33,11 @@ export interface HandlerOptions {
   /** Open WebSockets allowed in all. */
   maxConnections?: number;
   log?: (level: "warn" | "error", message: string) => void;
+  /**
+   * Addresses others can open (this machine's LAN addresses, or the public
+   * URL), for the page's "share this room" panel: /share.json.
+   */
+  shareUrls?: () => string[];
   /** Whether the store can write; /healthz answers 503 when it cannot. */
   storeHealth?: () => StoreHealth;
   /**
@@ -263,6 +268,11 @@ export function createHandler(
         sockets: limits.total,
       }, {
         status: health.ok ? 200 : 503,
+        headers: { "cache-control": "no-store" },
+      });
+    }
+    if (url.pathname === "/share.json") {
+      return Response.json({ urls: options.shareUrls?.() ?? [] }, {
         headers: { "cache-control": "no-store" },
       });
     }
