@@ -462,7 +462,10 @@ export function createView(doc: Document, handlers: ViewHandlers): View {
     const rows = sortedMembers(state).map((member) => {
       const li = el("li", member.id === you ? "member self" : "member");
       li.append(avatar(member.id, member.name));
-      li.append(el("bdi", "member-name", member.name));
+      const name = el("bdi", "member-name", member.name);
+      // Long names are cut with an ellipsis: the whole name on hover.
+      name.title = member.name;
+      li.append(name);
       if (member.id === you) {
         li.append(" ", el("span", "you-tag", t(state.lang, "you")));
       }
