@@ -36,6 +36,7 @@ import {
 } from "./storage.ts";
 import { createView } from "./view.ts";
 import { shareAddress } from "./share.ts";
+import { nameProblem } from "./name_check.ts";
 import {
   nameToClaim,
   rememberedName,
@@ -177,6 +178,12 @@ function main(): void {
     rename(name) {
       if (state.you !== undefined && name.trim() === state.you.name) {
         dispatch({ type: "renameClose" });
+        return;
+      }
+      // Said precisely here, before the server refuses it.
+      const problem = nameProblem(name);
+      if (problem) {
+        dispatch({ type: "renameError", error: "name_invalid", problem });
         return;
       }
       dispatch({ type: "renameOpen" });

@@ -5,6 +5,7 @@
  * drive it with plain objects.
  */
 
+import type { NameProblem } from "./name_check.ts";
 import { mentionsYou } from "./mentions.ts";
 import type {
   ChatMessage,
@@ -86,6 +87,10 @@ export type RenameError = ErrorCode | "not_connected";
 export interface RenameState {
   readonly open: boolean;
   readonly error?: RenameError;
+  /** What exactly is wrong with the name typed, found before sending. */
+  readonly problem?: NameProblem;
+  /** For `rate_limited`: how long until a rename is allowed again. */
+  readonly retryAfterMs?: number;
 }
 
 export interface State {
@@ -152,7 +157,11 @@ export type AppEvent =
   | { readonly type: "visibility"; readonly hidden: boolean }
   | { readonly type: "renameOpen" }
   | { readonly type: "renameClose" }
-  | { readonly type: "renameError"; readonly error: RenameError }
+  | {
+    readonly type: "renameError";
+    readonly error: RenameError;
+    readonly problem?: NameProblem;
+  }
   /** An `older` request went out for messages before `before`. */
   | { readonly type: "olderRequested"; readonly before: number }
   /** Claiming the remembered name after a welcome was refused. */
@@ -266,7 +275,14 @@ function reduceEvent(state: State, event: AppEvent): State {
     case "renameClose":
       return state.rename.open ? { ...state, rename: { open: false } } : state;
     case "renameError":
-      return { ...state, rename: { open: true, error: event.error } };
+      return {
+        ...state,
+        rename: {
+          open: true,
+          error: event.error,
+          ...(event.problem ? { problem: event.problem } : {}),
+        },
+      };
     case "olderRequested":
       return { ...state, olderPending: event.before };
     case "nameClaimRefused":
@@ -447,7 +463,16 @@ function reduceServer(
       if (ref === "older") return { ...state, olderPending: undefined };
       const aboutRename = ref === "rename" || code.startsWith("name_");
       if (aboutRename && state.rename.open) {
-        return { ...state, rename: { open: true, error: code } };
+        return {
+          ...state,
+          rename: {
+            open: true,
+            error: code,
+            ...(message.retryAfterMs === undefined
+              ? {}
+              : { retryAfterMs: message.retryAfterMs }),
+          },
+        };
       }
       return addNotice(state, {
         type: "error",

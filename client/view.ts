@@ -801,7 +801,18 @@ export function createView(doc: Document, handlers: ViewHandlers): View {
       renameError.textContent = "";
     } else if (langChanged || rename !== prev?.rename) {
       renameError.hidden = false;
-      renameError.textContent = rename.error === "not_connected"
+      const problem = rename.problem;
+      renameError.textContent = problem
+        ? t(state.lang, problem.key, {
+          n: "n" in problem ? problem.n : "",
+          char: "char" in problem ? problem.char : "",
+          max: MAX_NAME_CHARS,
+        })
+        : rename.error === "rate_limited" && rename.retryAfterMs !== undefined
+        ? t(state.lang, "renameWait", {
+          s: Math.ceil(rename.retryAfterMs / 1000),
+        })
+        : rename.error === "not_connected"
         ? t(state.lang, "notConnected")
         : errorText(state.lang, rename.error, rename.error);
     }

@@ -63,10 +63,7 @@ export function normalizeName(raw: string): string {
     /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u.test(raw) || !ALLOWED.test(name) ||
     MARK_FLOOD.test(name) || LEADING_MARK.test(name)
   ) {
-    throw new ProtocolError(
-      "name_invalid",
-      `Name "${name}" may only contain letters, digits, spaces and . _ -`,
-    );
+    throw new ProtocolError("name_invalid", invalidReason(raw, name));
   }
   if (!/[\p{L}\p{Nd}]/u.test(name)) {
     throw new ProtocolError(
@@ -78,6 +75,32 @@ export function normalizeName(raw: string): string {
     throw new ProtocolError("name_reserved", `Name "${name}" is reserved`);
   }
   return name;
+}
+
+/**
+ * Says which rule a name broke, about the name as sent (a tab or a newline
+ * would not survive normalising), and names an invisible character by its
+ * code point.
+ */
+function invalidReason(raw: string, name: string): string {
+  if (/[\r\n\t\u2028\u2029]/.test(raw)) {
+    return "A name must be one line: no tabs or line breaks";
+  }
+  for (const char of raw.trim()) {
+    if (!/^[\p{L}\p{M}\p{Nd} ._-]$/u.test(char)) {
+      const code = `U+${
+        char.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")
+      }`;
+      const shown = /[\p{L}\p{N}\p{P}\p{S}]/u.test(char)
+        ? `"${char}" (${code})`
+        : code;
+      return `${shown} is not allowed in a name: letters, digits, spaces and . _ - only`;
+    }
+  }
+  if (LEADING_MARK.test(name)) {
+    return "A name cannot start with an accent or mark";
+  }
+  return "At most two accents or marks on one letter";
 }
 
 /**

@@ -341,3 +341,27 @@ Deno.test("a look-alike of a reserved name in another script is refused", () => 
     );
   }
 });
+
+Deno.test("name_invalid says which rule was broken, about the name as sent", () => {
+  const reason = (raw: string) => {
+    try {
+      normalizeName(raw);
+      return "accepted";
+    } catch (error) {
+      assert.ok(error instanceof ProtocolError);
+      assert.equal(error.code, "name_invalid");
+      return error.message;
+    }
+  };
+  assert.equal(
+    reason("Ana\tB"),
+    "A name must be one line: no tabs or line breaks",
+  );
+  assert.match(reason("Ana!"), /^"!" \(U\+0021\) is not allowed in a name/);
+  assert.match(reason("Ana\u200Bx"), /^U\+200B is not allowed in a name/);
+  assert.equal(reason("\u0301a"), "A name cannot start with an accent or mark");
+  assert.equal(
+    reason("x\u0301\u0302\u0303\u0304"),
+    "At most two accents or marks on one letter",
+  );
+});

@@ -748,3 +748,53 @@ browserTest(
     assert.equal(dimmed, "0.5", "the member list is marked as stale");
   },
 );
+
+browserTest(
+  "rename errors say what is wrong: the character, the limit, the wait",
+  async (t) => {
+    const server = startServer();
+    t.defer(() => server.close());
+    const page = await t.openChat(`${server.url}/r/names-errors`, ENGLISH);
+    assert.equal(
+      await page.locator("#rename-input").getAttribute("maxlength"),
+      "32",
+    );
+    const tryName = async (name: string) => {
+      if (!(await snapshot(page)).dialogOpen) {
+        await page.locator("#rename-button").click();
+      }
+      await page.locator("#rename-input").fill(name);
+      await page.locator("#rename-submit").click();
+    };
+    await tryName("Ana!");
+    await waitFor(page, "the bad character named", (s) =>
+      s.renameError ===
+        "“!” can't be in a name: letters, digits, spaces and . _ - only.");
+    assert.equal(
+      await page.locator("#rename-input").getAttribute("aria-invalid"),
+      "true",
+    );
+    // maxlength keeps typing and pasting short; a value set otherwise (an
+    // autofill, a script) is still explained.
+    await page.locator("#rename-input").evaluate((input) => {
+      (input as unknown as { value: string }).value = "x".repeat(40);
+    });
+    await page.locator("#rename-submit").click();
+    await waitFor(
+      page,
+      "the limit said",
+      (s) => s.renameError === "At most 32 characters; this one has 40.",
+    );
+    await tryName("Ana");
+    await waitFor(page, "the rename", (s) => s.you === "Ana" && !s.dialogOpen);
+    await tryName("Ana Dos");
+    await waitFor(
+      page,
+      "the wait said",
+      (s) =>
+        /^You changed your name a moment ago: try again in \d+ s\.$/.test(
+          s.renameError ?? "",
+        ),
+    );
+  },
+);
