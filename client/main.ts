@@ -36,6 +36,9 @@ import {
 } from "./storage.ts";
 import { createView } from "./view.ts";
 import { shareAddress } from "./share.ts";
+import { loadAlertSettings, saveAlertSettings } from "./alerts.ts";
+import { chime } from "./chime.ts";
+import { mentionsYou } from "./mentions.ts";
 import { nameProblem } from "./name_check.ts";
 import {
   nameToClaim,
@@ -152,6 +155,23 @@ function main(): void {
   });
 
   let lastTypingAt = -Infinity;
+  let alerts = loadAlertSettings(local);
+
+  /** A mention while the tab is hidden: the chime, the notification. */
+  function callReader(from: string, text: string): void {
+    if (alerts.sound) chime();
+    const notifications = globalThis.Notification;
+    if (alerts.notify && notifications?.permission === "granted") {
+      try {
+        new notifications(`#${state.room}`, {
+          body: `${from}: ${text}`.slice(0, 200),
+          tag: `chat-${state.room}`,
+        });
+      } catch {
+        // Some browsers allow notifications only from a service worker.
+      }
+    }
+  }
   /** The remembered name being claimed after a welcome, until answered. */
   let claiming: string | undefined;
   let membersAsked = { after: -1, at: 0 };
@@ -206,6 +226,21 @@ function main(): void {
       if (before === undefined || before <= 1) return;
       if (connection.send({ type: "older", before })) {
         dispatch({ type: "olderRequested", before });
+      }
+    },
+    setAlerts(settings) {
+      alerts = settings;
+      saveAlertSettings(local, alerts);
+      const notifications = globalThis.Notification;
+      if (settings.notify && notifications?.permission === "default") {
+        // Asked only when the reader turns them on (a user gesture).
+        void notifications.requestPermission().then((permission) => {
+          if (permission !== "granted") {
+            alerts = { ...alerts, notify: false };
+            saveAlertSettings(local, alerts);
+            view.showAlerts(alerts);
+          }
+        });
       }
     },
     moreMembers() {
@@ -290,6 +325,12 @@ function main(): void {
         break;
       case "chat": {
         const m = message.message;
+        if (
+          state.hidden && m.from.id !== state.you?.id &&
+          mentionsYou(m.text, state.you?.name)
+        ) {
+          callReader(m.from.name, m.text);
+        }
         if (m.from.id === state.you?.id && outbox.remove(m.clientId)) {
           outboxChanged();
           pump.settled(m.clientId);
@@ -351,6 +392,7 @@ function main(): void {
     },
   });
 
+  view.showAlerts(alerts);
   view.render(state);
 
   document.addEventListener("visibilitychange", () => {

@@ -14,6 +14,7 @@ import {
   MAX_TEXT_CHARS,
 } from "../protocol/messages.ts";
 import { continuesGroup, dayKey, dayLabel } from "./days.ts";
+import { type AlertSettings, faviconHref } from "./alerts.ts";
 import { linkSegments } from "./links.ts";
 import { qrMatrix } from "./share.ts";
 import {
@@ -58,12 +59,16 @@ export interface ViewHandlers {
   moreMembers(): void;
   /** The reader scrolled near the top: older messages, if there are any. */
   olderMessages(): void;
+  /** The mention sound or notification was switched. */
+  setAlerts(settings: AlertSettings): void;
 }
 
 export interface View {
   render(state: State): void;
   /** The address to share the room by, once known. */
   setShareAddress(address: string): void;
+  /** Shows the switches as they are (e.g. notifications refused). */
+  showAlerts(settings: AlertSettings): void;
 }
 
 type Row =
@@ -139,6 +144,17 @@ export function createView(doc: Document, handlers: ViewHandlers): View {
   const input = byId(doc, "composer-input", HTMLTextAreaElement);
   const charCount = byId(doc, "char-count", HTMLElement);
   const newMessagesButton = byId(doc, "new-messages", HTMLButtonElement);
+  const alertSound = byId(doc, "alert-sound", HTMLInputElement);
+  const alertNotify = byId(doc, "alert-notify", HTMLInputElement);
+  for (const box of [alertSound, alertNotify]) {
+    box.addEventListener("change", () =>
+      handlers.setAlerts({
+        sound: alertSound.checked,
+        notify: alertNotify.checked,
+      }));
+  }
+  const icon = doc.querySelector<HTMLLinkElement>('link[rel="icon"]');
+  let calledIcon: boolean | undefined;
   const emptyRoom = byId(doc, "empty-room", HTMLElement);
   const shareUrl = byId(doc, "share-url", HTMLElement);
   const copyLink = byId(doc, "copy-link", HTMLButtonElement);
@@ -906,6 +922,16 @@ export function createView(doc: Document, handlers: ViewHandlers): View {
     render(state) {
       render(state);
       renderEmptyRoom(state);
+      // The tab's icon shows a dot while you are called.
+      const called = state.unreadMentions > 0;
+      if (icon && called !== calledIcon) {
+        calledIcon = called;
+        icon.href = faviconHref(called);
+      }
+    },
+    showAlerts(settings) {
+      alertSound.checked = settings.sound;
+      alertNotify.checked = settings.notify;
     },
     setShareAddress(address) {
       setShareAddress(address);

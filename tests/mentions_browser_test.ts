@@ -4,8 +4,28 @@
  */
 
 import assert from "node:assert/strict";
-import { browserTest, ENGLISH, ownName, waitForMessage } from "./browser.ts";
-import { startServer } from "./helpers.ts";
+import {
+  browserTest,
+  ENGLISH,
+  gotoChat,
+  ownName,
+  type Page,
+  waitForMessage,
+} from "./browser.ts";
+import { startServer, TestClient } from "./helpers.ts";
+
+/** The page's tab hidden or shown, as the browser would report it. */
+function setHidden(page: Page, hidden: boolean): Promise<void> {
+  return page.locator("html").evaluate((root, hide) => {
+    const doc = root.ownerDocument;
+    Object.defineProperty(doc, "visibilityState", {
+      value: hide ? "hidden" : "visible",
+      configurable: true,
+    });
+    Object.defineProperty(doc, "hidden", { value: hide, configurable: true });
+    doc.dispatchEvent(new Event("visibilitychange"));
+  }, hidden);
+}
 
 browserTest(
   "typing @ suggests members; the mention is marked for everyone and the message stands out for the one named",
@@ -48,5 +68,61 @@ browserTest(
       /mentions-you/,
     );
     assert.equal(await onBea.locator(".mention").textContent(), `@${anaName}`);
+  },
+);
+
+browserTest(
+  "mentioned while the tab is hidden: a notification (when allowed and switched on), a mark in the title and the icon",
+  async (t) => {
+    const server = startServer();
+    t.defer(() => server.close());
+    const url = `${server.url}/r/called`;
+    const ana = await t.newPage({ ...ENGLISH, permissions: ["notifications"] });
+    // Record notifications instead of showing them.
+    await ana.addInitScript(() => {
+      const scope = globalThis as unknown as {
+        Notification: new (
+          title: string,
+          options?: { body?: string },
+        ) => object;
+        shown: string[];
+      };
+      scope.shown = [];
+      const Real = scope.Notification;
+      scope.Notification = class extends Real {
+        constructor(title: string, options?: { body?: string }) {
+          super(title, options);
+          scope.shown.push(`${title} | ${options?.body}`);
+        }
+      } as typeof Real;
+    });
+    await gotoChat(ana, url);
+    const anaName = await ownName(ana);
+    await ana.locator("#alert-notify").check();
+    await ana.locator("#alert-sound").uncheck();
+    await setHidden(ana, true);
+
+    const { client: bea } = await TestClient.join(server.wsUrl, {
+      room: "called",
+    });
+    t.defer(() => bea.close());
+    bea.send({ type: "send", id: "call", text: `@${anaName} ¿estás?` });
+    await waitForMessage(ana, `@${anaName} ¿estás?`);
+    const shown = await ana.evaluate(() =>
+      (globalThis as unknown as { shown: string[] }).shown
+    );
+    assert.equal(shown.length, 1);
+    assert.match(
+      shown[0]!,
+      new RegExp(`^#called \\| .+: @${anaName} ¿estás\\?$`),
+    );
+    assert.match(await ana.title(), /^@1 \(1\) #called/);
+    const icon = await ana.locator('link[rel="icon"]').getAttribute("href");
+    assert.match(decodeURIComponent(icon ?? ""), /<circle/);
+    // Settings are kept per browser.
+    assert.equal(
+      await ana.evaluate(() => localStorage.getItem("chat:mention-notify")),
+      "on",
+    );
   },
 );
