@@ -219,6 +219,11 @@ function main(): void {
     discardMessage(id) {
       if (outbox.remove(id)) outboxChanged();
     },
+    takeBackMessage(id) {
+      const text = outbox.entries.find((e) => e.id === id)?.text;
+      if (text !== undefined && outbox.remove(id)) outboxChanged();
+      return text;
+    },
     olderMessages() {
       if (state.historyStart || state.olderPending !== undefined) return;
       const before = oldestSeq(state) ??

@@ -59,6 +59,8 @@ export interface ViewHandlers {
   moreMembers(): void;
   /** The reader scrolled near the top: older messages, if there are any. */
   olderMessages(): void;
+  /** A failed message goes back to the composer: its text, and it is gone. */
+  takeBackMessage(id: string): string | undefined;
   /** The mention sound or notification was switched. */
   setAlerts(settings: AlertSettings): void;
 }
@@ -324,6 +326,15 @@ export function createView(doc: Document, handlers: ViewHandlers): View {
     if (!button || id === undefined) return;
     if (button.classList.contains("retry")) handlers.retryMessage(id);
     if (button.classList.contains("discard")) handlers.discardMessage(id);
+    if (button.classList.contains("edit")) {
+      // Back into the composer, to fix and send again (as a new message).
+      const text = handlers.takeBackMessage(id);
+      if (text !== undefined) {
+        input.value = text;
+        updateCount();
+        input.focus();
+      }
+    }
   });
 
   // --- Rendering ----------------------------------------------------------
@@ -548,7 +559,10 @@ export function createView(doc: Document, handlers: ViewHandlers): View {
       const discard = el("button", "discard link-button", t(lang, "discard"));
       discard.type = "button";
       discard.setAttribute("aria-label", t(lang, "discardLabel"));
-      row.append(retry, " · ", discard);
+      const edit = el("button", "edit link-button", t(lang, "editFailed"));
+      edit.type = "button";
+      edit.setAttribute("aria-label", t(lang, "editFailedLabel"));
+      row.append(retry, " · ", edit, " · ", discard);
       if (entry.error) {
         row.append(el("span", "reason", errorText(lang, entry.error, "")));
       }

@@ -798,3 +798,31 @@ browserTest(
     );
   },
 );
+
+browserTest(
+  "a message the server refuses can go back into the composer to be fixed",
+  async (t) => {
+    const server = startServer();
+    t.defer(() => server.close());
+    const page = await t.openChat(`${server.url}/r/refused`, ENGLISH);
+    // Only control characters: the page lets it go, the server finds it
+    // empty once they are stripped, and refuses it for good.
+    const input = page.locator("#composer-input");
+    await input.fill("\u0001\u0002");
+    await input.press("Enter");
+    const failed = await waitFor(
+      page,
+      "the refusal shown on the message",
+      (s) => s.messages.some((m) => m.failed),
+    );
+    assert.equal(failed.messages.length, 1);
+    await page.locator(".msg.failed .edit").click();
+    assert.equal(await input.inputValue(), "\u0001\u0002");
+    await waitFor(
+      page,
+      "the failed message gone",
+      (s) => s.messages.length === 0,
+    );
+    assert.equal((await snapshot(page)).focused, "composer-input");
+  },
+);
