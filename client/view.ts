@@ -10,8 +10,10 @@
 
 import {
   countCodePoints,
+  isPrivateRoomName,
   MAX_NAME_CHARS,
   MAX_TEXT_CHARS,
+  privateRoomName,
 } from "../protocol/messages.ts";
 import { continuesGroup, dayKey, dayLabel } from "./days.ts";
 import { type AlertSettings, faviconHref } from "./alerts.ts";
@@ -131,6 +133,14 @@ function byId<T extends HTMLElement>(
 export function createView(doc: Document, handlers: ViewHandlers): View {
   const root = doc.documentElement;
   const roomName = byId(doc, "room-name", HTMLElement);
+  const privateBadge = byId(doc, "private-badge", HTMLElement);
+  const newPrivateRoom = byId(doc, "new-private-room", HTMLAnchorElement);
+  newPrivateRoom.addEventListener("click", (event) => {
+    event.preventDefault();
+    // 100 random bits: an address nobody can guess, shared by link.
+    const name = privateRoomName(crypto.getRandomValues(new Uint8Array(13)));
+    doc.location.assign(`/r/${name}`);
+  });
   const connectionBox = byId(doc, "connection", HTMLElement);
   const status = byId(doc, "status", HTMLElement);
   const retryButton = byId(doc, "retry-button", HTMLButtonElement);
@@ -857,7 +867,10 @@ export function createView(doc: Document, handlers: ViewHandlers): View {
     ) {
       renderStatus(state);
     }
-    if (state.room !== prev?.room) roomName.textContent = state.room;
+    if (state.room !== prev?.room) {
+      roomName.textContent = state.room;
+      privateBadge.hidden = !isPrivateRoomName(state.room);
+    }
     if (
       langChanged || state.members !== prev?.members || state.you !== prev.you
     ) {

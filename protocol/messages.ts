@@ -666,6 +666,35 @@ export function countCodePoints(text: string): number {
  * marks), digits, `-` or `_`, starting with a letter or digit. Throws
  * `room_invalid` otherwise.
  */
+/**
+ * Private rooms: "p-" and 20 base-32 characters (100 random bits), so the
+ * address cannot be guessed; otherwise rooms like any other.
+ */
+const PRIVATE_ROOM = /^p-[a-z2-7]{20}$/;
+
+export function isPrivateRoomName(room: string): boolean {
+  return PRIVATE_ROOM.test(room);
+}
+
+/** A new private room's name from 13 random bytes (100 of their bits). */
+export function privateRoomName(random: Uint8Array): string {
+  const alphabet = "abcdefghijklmnopqrstuvwxyz234567";
+  let bits = 0;
+  let value = 0;
+  let out = "";
+  for (const byte of random) {
+    value = (value << 8) | byte;
+    bits += 8;
+    while (bits >= 5 && out.length < 20) {
+      out += alphabet[(value >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+    value &= (1 << bits) - 1;
+  }
+  if (out.length < 20) throw new RangeError("privateRoomName needs 13 bytes");
+  return `p-${out}`;
+}
+
 export function normalizeRoomName(raw: string): string {
   const room = raw.normalize("NFKC").trim().toLowerCase();
   if (

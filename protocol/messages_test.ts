@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import {
   checkText,
   type ErrorCode,
+  isPrivateRoomName,
   MAX_CLIENT_ID_CHARS,
   MAX_FRAME_BYTES,
   MAX_ROOM_CHARS,
@@ -15,6 +16,7 @@ import {
   parseClientMessage,
   parseServerFrame,
   parseServerMessage,
+  privateRoomName,
   ProtocolError,
   type ServerMessage,
   topLevelKeys,
@@ -699,4 +701,15 @@ Deno.test("a frame that repeats a key is refused, naming the key", () => {
     parseClientMessage('{"type":"send","id":"a","text":"{\\"type\\":1}"}'),
     { type: "send", id: "a", text: '{"type":1}' },
   );
+});
+
+Deno.test("private room names carry 100 random bits and are valid room names", () => {
+  const name = privateRoomName(new Uint8Array(13).fill(255));
+  assert.equal(name, "p-77777777777777777777");
+  const random = privateRoomName(crypto.getRandomValues(new Uint8Array(13)));
+  assert.ok(isPrivateRoomName(random), random);
+  assert.equal(normalizeRoomName(random), random);
+  assert.equal(isPrivateRoomName("clase-3b"), false);
+  assert.equal(isPrivateRoomName("p-short"), false);
+  assert.throws(() => privateRoomName(new Uint8Array(12)), RangeError);
 });

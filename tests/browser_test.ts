@@ -548,9 +548,10 @@ browserTest(
         `the refusal of ${name}`,
         (shown) => shown.renameError !== null,
       );
-      assert.equal(
-        refused.renameError,
-        "The name contains characters that aren't allowed.",
+      // The first character not allowed is named (as text, never markup).
+      assert.match(
+        refused.renameError ?? "",
+        /^“.+” can't be in a name: letters, digits, spaces and \. _ - only\.$/,
         `refused name ${name}`,
       );
       assert.ok(refused.dialogOpen);
