@@ -21,6 +21,16 @@ import { Backups } from "./server/backups.ts";
 import { createHandler } from "./server/http.ts";
 import { ChatMetrics } from "./server/metrics.ts";
 import { MemoryStore } from "./server/store/memory_store.ts";
+import {
+  FixedModeratorKey,
+  KEY_HASH_FILE,
+  type ModeratorKeys,
+  moderatorLink,
+  newModeratorKey,
+  readKeyFile,
+  StoredModeratorKey,
+  writeNewKey,
+} from "./server/moderator_key.ts";
 import { SqliteStore, StoreError } from "./server/store/sqlite_store.ts";
 import type { ChatStore } from "./server/store/store.ts";
 
@@ -256,6 +266,82 @@ function openStore(
   }
 }
 
+/**
+ * The moderator key the hub checks, and the key to show once if it was
+ * just made (first start, or a chat that keeps nothing on disk).
+ */
+function setUpModeratorKey(
+  config: Config,
+  log: Log,
+): { keys: ModeratorKeys; shownOnce: string | null } {
+  if (config.moderatorKeyFile !== null) {
+    try {
+      return {
+        keys: new FixedModeratorKey(readKeyFile(config.moderatorKeyFile)),
+        shownOnce: null,
+      };
+    } catch (error) {
+      fail(
+        `cannot use --moderator-key-file: ${
+          error instanceof Error ? error.message : error
+        }.`,
+      );
+    }
+  }
+  if (config.db === ":memory:" && config.redisUrl === null) {
+    // Nothing is kept on disk, so neither is the key: a new one each start.
+    const key = newModeratorKey();
+    return { keys: new FixedModeratorKey(key), shownOnce: key };
+  }
+  const path = moderatorKeyPath(config);
+  let shownOnce: string | null = null;
+  try {
+    Deno.statSync(path);
+  } catch {
+    try {
+      shownOnce = writeNewKey(path);
+    } catch (error) {
+      fail(
+        `cannot write the moderator key "${path}": ${
+          error instanceof Error ? error.message : error
+        }.`,
+      );
+    }
+  }
+  return {
+    keys: new StoredModeratorKey(path, (message) => log("warn", message)),
+    shownOnce,
+  };
+}
+
+function moderatorKeyPath(config: Config): string {
+  const dir = config.redisUrl === null ? dirOf(config.db) : config.dataDir;
+  Deno.mkdirSync(dir, { recursive: true });
+  return `${dir}/${KEY_HASH_FILE}`;
+}
+
+/** `--new-moderator-link`: a new key replaces the old; the link is printed. */
+function renewModeratorLink(config: Config): void {
+  let key: string;
+  try {
+    key = writeNewKey(moderatorKeyPath(config));
+  } catch (error) {
+    fail(
+      `cannot write a new moderator key: ${
+        error instanceof Error ? error.message : error
+      }.`,
+    );
+  }
+  console.log(
+    `New moderator link (the old one no longer works; keep this one secret):\n  ${
+      moderatorLink(
+        config.publicUrl ?? `http://localhost:${config.port}/`,
+        key,
+      )
+    }`,
+  );
+}
+
 export async function run(config: Config): Promise<Deno.HttpServer> {
   const { log, announce } = logger(config.logLevel, config.logFormat);
   if (config.logFormat === "json") {
@@ -280,7 +366,9 @@ export async function run(config: Config): Promise<Deno.HttpServer> {
     })()
     : await openRedis({ ...config, redisUrl: config.redisUrl }, log);
   const { store, fanout, instance, cluster } = backend;
+  const moderatorKey = setUpModeratorKey(config, log);
   const hub = new Hub({
+    moderatorKeys: moderatorKey.keys,
     store,
     fanout,
     instance,
@@ -330,6 +418,16 @@ export async function run(config: Config): Promise<Deno.HttpServer> {
             "Chat is running. Open:",
             ...urls.map((url) => `  ${url}`),
           ], { port, urls: urls.map((url) => url.split(/\s+/)[0]) });
+          if (moderatorKey.shownOnce !== null) {
+            const link = moderatorLink(
+              config.publicUrl ?? `http://localhost:${port}/`,
+              moderatorKey.shownOnce,
+            );
+            announce("info", [
+              "Moderator link (shown this once; anyone who has it can moderate every room; --new-moderator-link makes another):",
+              `  ${link}`,
+            ], { moderatorLink: link });
+          }
         },
         onError: (error) => {
           log("error", `request failed: ${error}`);
@@ -434,6 +532,8 @@ if (import.meta.main) {
     const parsed = parseConfig(Deno.args, env);
     if (parsed.help) {
       console.log(HELP_TEXT);
+    } else if (parsed.config.newModeratorLink) {
+      renewModeratorLink(parsed.config);
     } else {
       await run(parsed.config);
     }

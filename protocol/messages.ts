@@ -55,6 +55,12 @@ export const OLDER_PER_PAGE = 50;
  * (a frame always holds at least one message, however long).
  */
 export const HISTORY_FRAME_CHARS = 4_096;
+/** How long after sending a message its author may still edit it. */
+export const EDIT_WINDOW_MS = 15 * 60_000;
+/** Longest mute or kick a moderator can give, in minutes (a week). */
+export const MAX_MODERATION_MINUTES = 7 * 24 * 60;
+/** Moderator keys: the server issues 32 base64url characters (192 bits). */
+export const MAX_MODERATOR_KEY_CHARS = 128;
 /** The room everyone lands in when the URL names none. */
 export const DEFAULT_ROOM = "main";
 
@@ -86,6 +92,20 @@ export const ERROR_CODES = [
    * `retryAfterMs`.
    */
   "store_unavailable",
+  /** An edit, delete or moderation this user may not make. */
+  "not_allowed",
+  /** The message an edit or delete names is not kept (or is not a message). */
+  "not_found",
+  /** The author's edit window (EDIT_WINDOW_MS) has passed. */
+  "edit_window_passed",
+  /** A moderator muted this user; `retryAfterMs` says for how long. */
+  "muted",
+  /** A moderator kicked this user out of the room; see `retryAfterMs`. */
+  "kicked",
+  /** A moderator locked the room: nobody new may join. */
+  "room_locked",
+  /** The moderator key in a hello is not (or no longer) valid. */
+  "moderator_key_invalid",
 ] as const;
 export type ErrorCode = typeof ERROR_CODES[number];
 
@@ -107,6 +127,10 @@ export const CLOSE_CODES = {
   helloTimeout: 4000,
   /** The same session was resumed on another connection; do not reconnect. */
   replaced: 4001,
+  /** A moderator kicked this user; do not reconnect before the time is up. */
+  kicked: 4002,
+  /** A moderator locked the room; this connection was not in it. */
+  locked: 4003,
 } as const;
 
 /** Thrown by the validators and the chat core; turned into an `error` reply. */
@@ -144,8 +168,22 @@ export interface ChatMessage {
   from: Member;
   /** The id the sending client chose; lets the author match its outbox. */
   clientId: string;
+  /** For a deletion, empty. */
   text: string;
+  /**
+   * Absent for a message. An entry that changes an earlier message of the
+   * room instead: `edit` replaces the text of message `target` with this
+   * entry's text, `delete` removes it. Both are log entries with their own
+   * seq, so history, paging and resume carry them like messages.
+   */
+  kind?: MessageChangeKind;
+  /** The seq of the message an edit or delete changes. */
+  target?: number;
+  /** A deletion made by a moderator rather than by the author. */
+  moderator?: true;
 }
+
+export type MessageChangeKind = "edit" | "delete";
 
 // ---------------------------------------------------------------------------
 // Client → server.
@@ -161,6 +199,8 @@ export interface HelloMessage {
   lastSeq?: number;
   /** The epoch `lastSeq` belongs to; a different epoch means a new history. */
   epoch?: string;
+  /** A moderator key from the moderator link: act as a moderator. */
+  moderatorKey?: string;
 }
 
 export interface SendMessage {
@@ -199,7 +239,50 @@ export interface OlderRequest {
   before: number;
 }
 
+/**
+ * Replaces the text of one's own message `target`, within EDIT_WINDOW_MS of
+ * sending it. `id` is an idempotency key like a send's; answered with an
+ * `ack`, and the room gets the edit as a log entry.
+ */
+export interface EditMessage {
+  type: "edit";
+  id: string;
+  target: number;
+  text: string;
+}
+
+/** Deletes message `target`: one's own, or anyone's for a moderator. */
+export interface DeleteMessage {
+  type: "delete";
+  id: string;
+  target: number;
+}
+
+export const MODERATION_ACTIONS = [
+  "mute",
+  "unmute",
+  "kick",
+  "unkick",
+  "lock",
+  "unlock",
+] as const;
+export type ModerationAction = typeof MODERATION_ACTIONS[number];
+
+/**
+ * A moderator's action on a member (`user`: their public id) or the room.
+ * `minutes` for mute and kick (1 to MAX_MODERATION_MINUTES).
+ */
+export interface ModerateMessage {
+  type: "moderate";
+  action: ModerationAction;
+  user?: string;
+  minutes?: number;
+}
+
 export type ClientMessage =
+  | EditMessage
+  | DeleteMessage
+  | ModerateMessage
   | OlderRequest
   | HelloMessage
   | SendMessage
@@ -248,6 +331,10 @@ export interface WelcomeMessage {
   membersCursor?: number;
   /** Typing notices expire after this many milliseconds. */
   typingTimeoutMs: number;
+  /** The hello's moderator key was accepted: this user is a moderator. */
+  moderator?: boolean;
+  /** A moderator locked the room (nobody new may join). */
+  locked?: boolean;
 }
 
 /**
@@ -340,6 +427,18 @@ export interface TypingEvent {
   member: Member;
 }
 
+/**
+ * A moderator acted: every member of the room is told (deletions arrive as
+ * log entries instead). `member`: whom it was about, for mute and kick.
+ */
+export interface ModeratedEvent {
+  type: "moderated";
+  action: ModerationAction;
+  by: Member;
+  member?: Member;
+  minutes?: number;
+}
+
 export interface ErrorMessage {
   type: "error";
   code: ErrorCode;
@@ -362,6 +461,7 @@ export type ServerMessage =
   | RenamedEvent
   | PresenceEvent
   | TypingEvent
+  | ModeratedEvent
   | ErrorMessage;
 
 /**
@@ -441,7 +541,10 @@ function onlyKeys(fields: Fields, allowed: readonly string[]): void {
 }
 
 const CLIENT_FIELDS: Record<ClientMessage["type"], readonly string[]> = {
-  hello: ["type", "room", "resumeToken", "lastSeq", "epoch"],
+  hello: ["type", "room", "resumeToken", "lastSeq", "epoch", "moderatorKey"],
+  edit: ["type", "id", "target", "text"],
+  delete: ["type", "id", "target"],
+  moderate: ["type", "action", "user", "minutes"],
   send: ["type", "id", "text"],
   rename: ["type", "name"],
   typing: ["type"],
@@ -583,22 +686,68 @@ export function validateClientMessage(data: unknown): ClientMessage {
       }
       const epoch = stringField(data, "epoch", 64, true);
       if (epoch !== undefined) hello.epoch = epoch;
+      const key = stringField(
+        data,
+        "moderatorKey",
+        MAX_MODERATOR_KEY_CHARS,
+        true,
+      );
+      if (key !== undefined) hello.moderatorKey = key;
       return hello;
     }
     case "send": {
-      const id = stringField(data, "id", MAX_CLIENT_ID_CHARS, false);
-      if (id.length === 0 || id.length > MAX_CLIENT_ID_CHARS) {
-        throw bad(`Field "id" must be 1–${MAX_CLIENT_ID_CHARS} characters`);
+      const id = clientIdField(data);
+      return { type, id, text: textField(data, id) };
+    }
+    case "edit": {
+      const id = clientIdField(data);
+      const target = seqField(data, "target", id);
+      return { type, id, target, text: textField(data, id) };
+    }
+    case "delete": {
+      const id = clientIdField(data);
+      return { type, id, target: seqField(data, "target", id) };
+    }
+    case "moderate": {
+      const action = data["action"];
+      if (
+        typeof action !== "string" ||
+        !(MODERATION_ACTIONS as readonly string[]).includes(action)
+      ) {
+        throw bad(
+          `Field "action" must be one of ${MODERATION_ACTIONS.join(", ")}`,
+        );
       }
-      // Bounded by the frame size; checkText counts code points exactly.
-      const text = stringField(data, "text", MAX_FRAME_BYTES, false);
-      try {
-        return { type, id, text: checkText(text) };
-      } catch (error) {
-        // Tell the client which message was refused, so it can mark it.
-        if (error instanceof ProtocolError) error.ref = id;
-        throw error;
+      const moderate: ModerateMessage = {
+        type,
+        action: action as ModerationAction,
+      };
+      const onMember = action !== "lock" && action !== "unlock";
+      const user = stringField(data, "user", 64, true);
+      if (onMember !== (user !== undefined)) {
+        throw bad(
+          onMember
+            ? `Field "user" is required for ${action}`
+            : `Field "user" is not used by ${action}`,
+        );
       }
+      if (user !== undefined) moderate.user = user;
+      const minutes = data["minutes"];
+      const timed = action === "mute" || action === "kick";
+      if (timed) {
+        if (
+          typeof minutes !== "number" || !Number.isSafeInteger(minutes) ||
+          minutes < 1 || minutes > MAX_MODERATION_MINUTES
+        ) {
+          throw bad(
+            `Field "minutes" must be a whole number from 1 to ${MAX_MODERATION_MINUTES}`,
+          );
+        }
+        moderate.minutes = minutes;
+      } else if (minutes !== undefined) {
+        throw bad(`Field "minutes" is not used by ${action}`);
+      }
+      return moderate;
     }
     case "rename":
       return {
@@ -627,6 +776,39 @@ export function validateClientMessage(data: unknown): ClientMessage {
       return { type, after };
     }
   }
+}
+
+/** The `id` of a send, edit or delete: 1–MAX_CLIENT_ID_CHARS characters. */
+function clientIdField(data: Fields): string {
+  const id = stringField(data, "id", MAX_CLIENT_ID_CHARS, false);
+  if (id.length === 0) {
+    throw bad(`Field "id" must be 1–${MAX_CLIENT_ID_CHARS} characters`);
+  }
+  return id;
+}
+
+/** A message's text, checked; errors name the request they answer. */
+function textField(data: Fields, id: string): string {
+  try {
+    // Bounded by the frame size; checkText counts code points exactly.
+    return checkText(stringField(data, "text", MAX_FRAME_BYTES, false));
+  } catch (error) {
+    // Tell the client which message was refused, so it can mark it.
+    if (error instanceof ProtocolError) error.ref = id;
+    throw error;
+  }
+}
+
+function seqField(data: Fields, key: string, id: string): number {
+  const value = data[key];
+  if (
+    typeof value !== "number" || !Number.isSafeInteger(value) || value < 1
+  ) {
+    const error = bad(`Field "${key}" must be a positive integer`);
+    error.ref = id;
+    throw error;
+  }
+  return value;
 }
 
 /** C0 controls other than tab and newline, DEL and C1 controls. */
@@ -728,6 +910,7 @@ const SERVER_TYPES: ReadonlySet<string> = new Set<ServerMessage["type"]>([
   "renamed",
   "presence",
   "typing",
+  "moderated",
   "error",
 ]);
 
@@ -740,7 +923,12 @@ export function isMember(value: unknown): value is Member {
 export function isChatMessage(value: unknown): value is ChatMessage {
   return isPlainObject(value) && typeof value["seq"] === "number" &&
     typeof value["time"] === "number" && isMember(value["from"]) &&
-    typeof value["clientId"] === "string" && typeof value["text"] === "string";
+    typeof value["clientId"] === "string" &&
+    typeof value["text"] === "string" &&
+    (value["kind"] === undefined ||
+      ((value["kind"] === "edit" || value["kind"] === "delete") &&
+        typeof value["target"] === "number")) &&
+    (value["moderator"] === undefined || value["moderator"] === true);
 }
 
 export function isErrorCode(value: unknown): value is ErrorCode {
@@ -840,6 +1028,8 @@ function toServerMessage(data: unknown): ServerMessage | null {
             ? { membersCursor: d["membersCursor"] }
             : {}),
           typingTimeoutMs: d["typingTimeoutMs"],
+          ...(d["moderator"] === true ? { moderator: true } : {}),
+          ...(d["locked"] === true ? { locked: true } : {}),
         };
       }
       return null;
@@ -900,6 +1090,25 @@ function toServerMessage(data: unknown): ServerMessage | null {
           typeof d["to"] === "string"
         ? { type: "renamed", id: d["id"], from: d["from"], to: d["to"] }
         : null;
+    case "moderated": {
+      const { action, by, member, minutes } = d;
+      if (
+        typeof action !== "string" ||
+        !(MODERATION_ACTIONS as readonly string[]).includes(action) ||
+        !isMember(by) || (member !== undefined && !isMember(member)) ||
+        (minutes !== undefined && typeof minutes !== "number")
+      ) {
+        return null;
+      }
+      const event: ModeratedEvent = {
+        type: "moderated",
+        action: action as ModerationAction,
+        by,
+      };
+      if (member !== undefined) event.member = member;
+      if (minutes !== undefined) event.minutes = minutes;
+      return event;
+    }
     case "error": {
       if (!isErrorCode(d["code"]) || typeof d["message"] !== "string") {
         return null;

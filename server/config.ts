@@ -47,6 +47,10 @@ export interface Config {
   backupEveryMs: number | null;
   /** Scheduled snapshots kept; older ones are deleted. */
   backupKeep: number;
+  /** A file holding the moderator key (the operator's); null: the data dir's. */
+  moderatorKeyFile: string | null;
+  /** Make a new moderator link, revoking the old, print it and exit. */
+  newModeratorLink: boolean;
 }
 
 export const LOG_FORMATS = ["text", "json"] as const;
@@ -110,6 +114,12 @@ Flags:
                     (e.g. 30m, 1h, 1d; a running chat is never stopped);
                     kill -USR2 <pid> takes one at any time
   --backup-keep N   scheduled snapshots kept (default 24)
+  --new-moderator-link
+                    make a new moderator link, print it and exit; the old
+                    link stops working, also in a chat that is running
+  --moderator-key-file PATH
+                    read the moderator key from PATH (first line, at least
+                    22 characters) instead of keeping one in DIR
   -h, --help        show this help
 
 Open http://localhost:${DEFAULT_PORT} in a browser; /r/NAME opens room NAME.
@@ -155,6 +165,8 @@ export function parseConfig(
         "expose-metrics": { type: "boolean" },
         "backup-every": { type: "string" },
         "backup-keep": { type: "string" },
+        "new-moderator-link": { type: "boolean" },
+        "moderator-key-file": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -242,6 +254,13 @@ export function parseConfig(
       );
     }
   }
+  const moderatorKeyFile = values["moderator-key-file"] ?? null;
+  const newModeratorLink = values["new-moderator-link"] ?? false;
+  if (newModeratorLink && moderatorKeyFile !== null) {
+    throw new ConfigError(
+      "--new-moderator-link makes a key in the data directory; with --moderator-key-file, put a new key in that file instead.",
+    );
+  }
   const allowedOrigins = values["allowed-origin"] ?? [];
   for (const origin of allowedOrigins) {
     let parsed: URL | null = null;
@@ -290,6 +309,8 @@ export function parseConfig(
       exposeMetrics: values["expose-metrics"] ?? false,
       backupEveryMs,
       backupKeep: wholeNumber("--backup-keep", values["backup-keep"], 24, 1),
+      moderatorKeyFile,
+      newModeratorLink,
     },
   };
 }

@@ -235,7 +235,13 @@ export function createHandler(
       );
     }
     try {
-      return upgradeToChat(request, options.hub, admission.release);
+      return upgradeToChat(
+        request,
+        options.hub,
+        admission.release,
+        undefined,
+        address,
+      );
     } catch (error) {
       admission.release();
       return text(

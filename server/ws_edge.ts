@@ -61,11 +61,12 @@ export function upgradeToChat(
   hub: Hub,
   onClosed: () => void = () => {},
   onUnexpectedError: (error: unknown) => void = console.error,
+  address?: string,
 ): Response {
   const { socket, response } = Deno.upgradeWebSocket(request, {
     idleTimeout: IDLE_TIMEOUT_SECONDS,
   });
-  new SocketPeer(socket, hub, onClosed, onUnexpectedError);
+  new SocketPeer(socket, hub, onClosed, onUnexpectedError, address);
   return response;
 }
 
@@ -82,6 +83,7 @@ export type PeerSocket = Pick<
 
 export class SocketPeer implements Peer, EventListenerObject {
   readonly id = String(++lastPeerId);
+  readonly address?: string;
   #socket: PeerSocket;
   #hub: Hub;
   #onClosed: () => void;
@@ -102,7 +104,9 @@ export class SocketPeer implements Peer, EventListenerObject {
     hub: Hub,
     onClosed: () => void,
     onUnexpectedError: (error: unknown) => void,
+    address?: string,
   ) {
+    if (address !== undefined) this.address = address;
     this.#socket = socket;
     this.#hub = hub;
     this.#onClosed = onClosed;

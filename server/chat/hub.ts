@@ -10,12 +10,17 @@ import {
   type ChatMessage,
   type ClientMessage,
   CLOSE_CODES,
+  type DeleteMessage,
+  type EditMessage,
   type HelloMessage,
   HISTORY_FRAME_CHARS,
   HISTORY_ON_JOIN,
+  type Member,
   MEMBERS_PER_FRAME,
   MEMBERS_PER_PAGE,
   type MembersRequest,
+  type ModeratedEvent,
+  type ModerateMessage,
   normalizeRoomName,
   OLDER_PER_PAGE,
   type OlderRequest,
@@ -31,12 +36,20 @@ import type { Fanout } from "../fanout/fanout.ts";
 import { ChatMetrics } from "../metrics.ts";
 import {
   type ChatStore,
+  type MessageDraft,
   STORE_RETRY_MS,
   StoreUnavailableError,
 } from "../store/store.ts";
 import type { Peer } from "./peer.ts";
 import { type Batching, memberOf, Room, type Session } from "./room.ts";
 import { type BucketRule, TokenBucket } from "./rate_limit.ts";
+import {
+  changeRefusal,
+  isLoopback,
+  type ModerationDecision,
+  RoomModeration,
+} from "./moderation.ts";
+import type { ModeratorKeys } from "../moderator_key.ts";
 import { pickTemporaryName } from "./temp_names.ts";
 
 export interface HubOptions {
@@ -87,6 +100,8 @@ export interface HubOptions {
   cluster?: ClusterView;
   /** Counters for /metrics; the hub keeps its own when none is given. */
   metrics?: ChatMetrics;
+  /** Checks a hello's moderator key; absent: nobody is a moderator. */
+  moderatorKeys?: ModeratorKeys;
 }
 
 /** What the core needs to know of the other instances of a cluster. */
@@ -118,6 +133,8 @@ interface Connection {
    * first refusal, since most connections never have one.
    */
   abuse: TokenBucket | null;
+  /** The hello carried a valid moderator key. */
+  moderator: boolean;
 }
 
 /** Per-user rate limits; kept across reconnects of the same session. */
@@ -269,9 +286,15 @@ export class Hub {
   /** Rooms whose sessions and log are being read, by name. */
   #loading = new Map<string, Promise<Room>>();
   #connections = new Map<string, Connection>();
+  #moderatorKeys: ModeratorKeys | null;
+  /** Moderators' decisions by room name; outlives unloaded rooms. */
+  #moderation = new Map<string, RoomModeration>();
   #handlers: Handlers = {
     hello: (c, m) => this.#hello(c, m),
     send: (c, m) => this.#send(c, m),
+    edit: (c, m) => this.#change(c, m),
+    delete: (c, m) => this.#change(c, m),
+    moderate: (c, m) => this.#moderate(c, m),
     rename: (c, m) => this.#rename(c, m),
     typing: (c) => this.#typing(c),
     members: (c, m) => this.#members(c, m),
@@ -298,6 +321,7 @@ export class Hub {
     this.#abuseRate = options.abuseRate ?? DEFAULTS.abuseRate;
     this.#instance = options.instance ?? this.#randomHex(8);
     this.#cluster = options.cluster ?? null;
+    this.#moderatorKeys = options.moderatorKeys ?? null;
     const windowMs = options.batchWindowMs ?? 0;
     this.#batching = windowMs > 0 && options.schedule
       ? {
@@ -328,6 +352,7 @@ export class Hub {
       backlog: [],
       busy: false,
       abuse: null,
+      moderator: false,
     });
   }
 
@@ -381,7 +406,7 @@ export class Hub {
 
   /** A handler threw: a refusal for protocol errors, a logged bug otherwise. */
   #failed(connection: Connection, message: ClientMessage, error: unknown) {
-    const ref = message.type === "send" ? message.id : message.type;
+    const ref = "id" in message ? message.id : message.type;
     if (error instanceof ProtocolError) {
       this.#refuse(connection, error, ref);
       return;
@@ -525,6 +550,20 @@ export class Hub {
         this.#rooms.delete(room.name);
       }
     }
+    for (const [name, moderation] of this.#moderation) {
+      if (!this.#rooms.has(name) && moderation.isEmpty(now)) {
+        this.#moderation.delete(name);
+      }
+    }
+  }
+
+  #moderationOf(room: string): RoomModeration {
+    let moderation = this.#moderation.get(room);
+    if (!moderation) {
+      moderation = new RoomModeration();
+      this.#moderation.set(room, moderation);
+    }
+    return moderation;
   }
 
   /**
@@ -576,6 +615,7 @@ export class Hub {
         this.#batching,
         this.#instance,
         this.metrics,
+        this.#moderationOf(name),
       );
       loading = fresh.load(this.#now(), this.#resumeWindowMs).then(
         () => {
@@ -598,7 +638,26 @@ export class Hub {
     }
     connection.joining = true;
     try {
-      const room = await this.#room(normalizeRoomName(hello.room));
+      const roomName = normalizeRoomName(hello.room);
+      if (hello.moderatorKey !== undefined) {
+        connection.moderator =
+          this.#moderatorKeys?.matches(hello.moderatorKey) ??
+            false;
+        if (!connection.moderator) {
+          this.#log("warn", "moderation: refused a moderator key");
+          // Counted like any refusal; the join goes on without the rights.
+          this.#refuse(
+            connection,
+            new ProtocolError(
+              "moderator_key_invalid",
+              "This moderator link is not (or no longer) valid",
+            ),
+            "hello",
+          );
+          if (!this.#connections.has(connection.peer.id)) return;
+        }
+      }
+      const room = await this.#room(roomName);
       room.hold();
       try {
         await this.#join(connection, room, hello);
@@ -632,6 +691,9 @@ export class Hub {
       previous = room.findByTokenHash(usedHash);
     }
     const resumable = previous && (previous.peer || now < previous.expiresAt);
+    if (!this.#admitted(connection, room, resumable ? previous : undefined)) {
+      return;
+    }
 
     // The session is claimed before any wait, so a second connection with
     // the same token finds it owned by this one.
@@ -726,6 +788,8 @@ export class Hub {
       membersCursor: members.next,
       typingTimeoutMs: this.#typingTimeoutMs,
     };
+    if (connection.moderator) welcome.moderator = true;
+    if (room.moderation.locked) welcome.locked = true;
     connection.peer.send(JSON.stringify(welcome));
     // The rest of the history, then of the list, ahead of anything sent to
     // this peer later, each frame made as the client reads.
@@ -752,6 +816,48 @@ export class Hub {
       "info",
       `${resumed ? "resumed" : "joined"} ${session.name} in ${room.name}`,
     );
+  }
+
+  /**
+   * Kicked members stay out (by user id, and by address for a new
+   * session), and a locked room takes nobody new; moderators always get in.
+   * False: refused, told why and closed.
+   */
+  #admitted(
+    connection: Connection,
+    room: Room,
+    previous: Session | undefined,
+  ): boolean {
+    if (connection.moderator) return true;
+    const now = this.#now();
+    const address = connection.peer.address;
+    const keptOutMs = room.moderation.kickedFor(
+      previous?.userId,
+      address === undefined || isLoopback(address) ? undefined : address,
+      now,
+    );
+    const refusal = keptOutMs > 0
+      ? new ProtocolError(
+        "kicked",
+        `A moderator removed you from this room; you may come back in ${
+          Math.ceil(keptOutMs / 60_000)
+        } min`,
+        keptOutMs,
+      )
+      : room.moderation.locked && !previous
+      ? new ProtocolError(
+        "room_locked",
+        "A moderator locked this room: nobody new may join for now",
+      )
+      : null;
+    if (!refusal) return true;
+    this.replyError(connection.peer, refusal, "hello");
+    connection.peer.close(
+      refusal.code === "kicked" ? CLOSE_CODES.kicked : CLOSE_CODES.locked,
+      refusal.code === "kicked" ? "Kicked by a moderator" : "Room locked",
+    );
+    this.disconnect(connection.peer.id);
+    return false;
   }
 
   /**
@@ -804,22 +910,52 @@ export class Hub {
 
   #send(connection: Connection, send: SendMessage): void | Promise<void> {
     const { session, room } = this.#joined(connection);
+    this.#notMuted(session, room);
     const bucket = this.#limitsOf(session).send;
     if (!bucket.take(this.#now())) {
       return this.#sendOverLimit(session, room, send);
     }
     // A message ends the typing notice on clients; let the next one through.
     session.lastTypingAt = -Infinity;
-    room.hold();
-    const metrics = this.metrics;
-    const receivedAt = performance.now();
-    // One `then` with both outcomes: this runs for every message.
-    room.log.append({
+    this.#append(session, room, bucket, {
       time: this.#now(),
       from: memberOf(session),
       clientId: send.id,
       text: send.text,
-    }).then(
+    });
+  }
+
+  /** Refuses with the time left while a moderator has this user muted. */
+  #notMuted(session: Session, room: Room): void {
+    const mutedMs = room.moderation.mutedFor(session.userId, this.#now());
+    if (mutedMs > 0) {
+      throw new ProtocolError(
+        "muted",
+        `A moderator muted you; you can write again in ${
+          Math.ceil(mutedMs / 60_000)
+        } min`,
+        mutedMs,
+      );
+    }
+  }
+
+  /**
+   * Stores a message, edit or deletion and acks it to its author, on the
+   * socket it has by then; a failure is reported with the request's id.
+   * The send token already taken is given back if nothing new was stored.
+   */
+  #append(
+    session: Session,
+    room: Room,
+    bucket: TokenBucket,
+    draft: MessageDraft,
+  ): void {
+    const send = { id: draft.clientId };
+    room.hold();
+    const metrics = this.metrics;
+    const receivedAt = performance.now();
+    // One `then` with both outcomes: this runs for every message.
+    room.log.append(draft).then(
       ({ message, duplicate }) => {
         room.release();
         // Only new messages are charged: resends of stored ones cost nothing.
@@ -880,6 +1016,129 @@ export class Hub {
       return;
     }
     this.#spend(this.#limitsOf(session).send, "messages");
+  }
+
+  /**
+   * An edit or deletion of message `target`: checked against the stored
+   * message, then appended to the log as an entry of its own, acked like a
+   * send, and delivered to the room (and to every later reader) in order.
+   */
+  async #change(
+    connection: Connection,
+    request: EditMessage | DeleteMessage,
+  ): Promise<void> {
+    const { session, room } = this.#joined(connection);
+    if (request.type === "edit") this.#notMuted(session, room);
+    room.hold();
+    try {
+      // A resend of a change already stored is acked again, even if the
+      // edit window has passed meanwhile.
+      const stored = await room.log.find(session.userId, request.id);
+      if (stored) {
+        session.peer?.send(ackFrame(stored));
+        return;
+      }
+      const bucket = this.#limitsOf(session).send;
+      this.#spend(bucket, "messages");
+      const page = await room.log.readBefore(request.target + 1, 1);
+      const target = page.messages.find((m) => m.seq === request.target);
+      const own = target?.from.id === session.userId;
+      const refusal = changeRefusal({
+        kind: request.type,
+        target,
+        userId: session.userId,
+        moderator: connection.moderator,
+        now: this.#now(),
+      });
+      if (refusal) {
+        bucket.giveBack();
+        throw new ProtocolError(
+          refusal,
+          refusal === "not_found"
+            ? `There is no message ${request.target} to change`
+            : refusal === "edit_window_passed"
+            ? "Messages can be edited for 15 minutes after sending"
+            : "Only the author (or a moderator, to delete) may change this message",
+        );
+      }
+      const draft: MessageDraft = {
+        time: this.#now(),
+        from: memberOf(session),
+        clientId: request.id,
+        text: request.type === "edit" ? request.text : "",
+        kind: request.type,
+        target: request.target,
+      };
+      if (request.type === "delete" && !own) {
+        draft.moderator = true;
+        this.#log(
+          "warn",
+          `moderation: ${session.name} deleted message ${request.target} of ${target?.from.name} in ${room.name}`,
+        );
+      }
+      this.#append(session, room, bucket, draft);
+    } finally {
+      room.release();
+    }
+  }
+
+  /** A moderator's action on a member or on the room. */
+  #moderate(connection: Connection, request: ModerateMessage): void {
+    const { session, room } = this.#joined(connection);
+    if (!connection.moderator) {
+      throw new ProtocolError(
+        "not_allowed",
+        "Only moderators can do that; open the moderator link first",
+      );
+    }
+    const now = this.#now();
+    const decision: ModerationDecision = {
+      type: "moderation",
+      action: request.action,
+    };
+    let member: Member | undefined;
+    if (request.user !== undefined) {
+      if (request.user === session.userId) {
+        throw new ProtocolError(
+          "not_allowed",
+          "Moderators cannot do that to themselves",
+        );
+      }
+      const target = room.sessionOf(request.user);
+      if (!target && (request.action === "mute" || request.action === "kick")) {
+        throw new ProtocolError("not_found", "That person is not in this room");
+      }
+      member = target ? memberOf(target) : undefined;
+      decision.userId = request.user;
+      const address = target?.peer?.address;
+      if (
+        request.action === "kick" && address !== undefined &&
+        !isLoopback(address)
+      ) {
+        decision.address = address;
+      }
+    }
+    if (request.minutes !== undefined) {
+      decision.until = now + request.minutes * 60_000;
+    }
+    // Applied here at once, then by every instance (this one again,
+    // harmlessly) from the room's channel.
+    room.moderation.apply(decision);
+    room.publish(decision);
+    const notice: ModeratedEvent = {
+      type: "moderated",
+      action: request.action,
+      by: memberOf(session),
+    };
+    if (member) notice.member = member;
+    if (request.minutes !== undefined) notice.minutes = request.minutes;
+    room.publish(notice);
+    this.#log(
+      "warn",
+      `moderation: ${session.name} ${request.action}${
+        member ? ` ${member.name}` : ""
+      }${request.minutes ? ` for ${request.minutes} min` : ""} in ${room.name}`,
+    );
   }
 
   /**

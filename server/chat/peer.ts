@@ -5,6 +5,8 @@
  */
 export interface Peer {
   readonly id: string;
+  /** The client's address as the edge saw it, when known (kicks use it). */
+  readonly address?: string;
   send(frame: string): void;
   /**
    * Sends these frames in order, each made only when the peer is ready for

@@ -21,6 +21,7 @@ import type {
 } from "../store/store.ts";
 import { ChatMetrics } from "../metrics.ts";
 import { type Batching, RoomDelivery } from "./delivery.ts";
+import { RoomModeration } from "./moderation.ts";
 import type { Peer } from "./peer.ts";
 
 export type { Batching } from "./delivery.ts";
@@ -101,6 +102,8 @@ export class Room {
   /** This instance, to tell its own session updates from others'. */
   readonly instance: string;
   #metrics: ChatMetrics;
+  /** Moderators' decisions, kept by the hub beyond this object's life. */
+  readonly moderation: RoomModeration;
 
   constructor(
     name: string,
@@ -109,8 +112,10 @@ export class Room {
     batching: Batching | null = null,
     instance = "local",
     metrics: ChatMetrics = new ChatMetrics(),
+    moderation: RoomModeration = new RoomModeration(),
   ) {
     this.name = name;
+    this.moderation = moderation;
     this.instance = instance;
     this.#metrics = metrics;
     this.#store = store;
@@ -165,6 +170,18 @@ export class Room {
       case "left":
         this.#delivery.announce(event.type, event.member);
         return;
+      case "moderation": {
+        // Every instance, this one included, applies the decision; a kick
+        // closes the member's connection wherever it is.
+        this.moderation.apply(event);
+        const session = event.userId === undefined
+          ? undefined
+          : this.#sessions.get(event.userId);
+        if (event.action === "kick" && session?.peer) {
+          session.peer.close(CLOSE_CODES.kicked, "Kicked by a moderator");
+        }
+        return;
+      }
       default:
         this.#delivery.deliver(event);
     }
@@ -355,6 +372,11 @@ export class Room {
   /** Every session, for the sweep. */
   sessions(): IterableIterator<Session> {
     return this.#sessions.values();
+  }
+
+  /** The session of this user, if it holds a name here. */
+  sessionOf(userId: string): Session | undefined {
+    return this.#sessions.get(userId);
   }
 
   findByTokenHash(tokenHash: string): Session | undefined {

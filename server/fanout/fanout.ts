@@ -8,9 +8,11 @@
 import type {
   JoinedEvent,
   LeftEvent,
+  ModeratedEvent,
   RenamedEvent,
   TypingEvent,
 } from "../../protocol/messages.ts";
+import type { ModerationDecision } from "../chat/moderation.ts";
 
 /**
  * A session's state as the instance that changed it tells the others, so
@@ -40,6 +42,8 @@ export type RoomEvent =
   | LeftEvent
   | RenamedEvent
   | TypingEvent
+  | ModeratedEvent
+  | ModerationDecision
   | SessionSync;
 
 export type EventSubscriber = (event: RoomEvent) => void;

@@ -13,6 +13,8 @@ const EVENT_TYPES: ReadonlySet<string> = new Set<RoomEvent["type"]>([
   "left",
   "renamed",
   "typing",
+  "moderated",
+  "moderation",
   "session",
 ]);
 

@@ -233,6 +233,9 @@ export class RedisRoomLog implements RoomLog {
       from: draft.from,
       clientId: draft.clientId,
       text: draft.text,
+      kind: draft.kind,
+      target: draft.target,
+      moderator: draft.moderator,
     }).slice(1);
     const [epoch, duplicate, json] = asList(
       await this.link.run(APPEND, [k.meta, k.log, k.dedupe, k.channel], [

@@ -30,7 +30,7 @@ import {
 } from "./store.ts";
 
 /** The schema this code writes. Older databases are migrated forward. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 /** Migration N brings a database from user_version N-1 to N. */
 const MIGRATIONS: string[] = [
@@ -60,6 +60,12 @@ const MIGRATIONS: string[] = [
     expires_at INTEGER NOT NULL
   ) STRICT;
   CREATE INDEX sessions_room ON sessions (room);
+  `,
+  // Version 2: edits and deletions, as entries of the log.
+  `
+  ALTER TABLE messages ADD COLUMN kind TEXT;
+  ALTER TABLE messages ADD COLUMN target INTEGER;
+  ALTER TABLE messages ADD COLUMN moderator INTEGER;
   `,
 ];
 
@@ -104,13 +110,20 @@ const PRUNE_CHUNK = 500;
 const RECENT_CACHE = 1_000;
 
 function toMessage(row: Record<string, unknown>): ChatMessage {
-  return {
+  const message: ChatMessage = {
     seq: Number(row["seq"]),
     time: Number(row["time"]),
     from: { id: String(row["author_id"]), name: String(row["author_name"]) },
     clientId: String(row["client_id"]),
     text: String(row["text"]),
   };
+  const kind = row["kind"];
+  if (kind === "edit" || kind === "delete") {
+    message.kind = kind;
+    message.target = Number(row["target"]);
+    if (Number(row["moderator"]) === 1) message.moderator = true;
+  }
+  return message;
 }
 
 interface PendingAppend {
@@ -395,7 +408,7 @@ export class SqliteStore implements ChatStore {
     this.#fileId = fileId === "gone" ? null : fileId;
     this.#statements = {
       insertMessage: db.prepare(
-        "INSERT INTO messages (room, seq, time, author_id, author_name, client_id, text) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO messages (room, seq, time, author_id, author_name, client_id, text, kind, target, moderator) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
       ),
       updateRoom: db.prepare("UPDATE rooms SET last_seq = ? WHERE name = ?"),
       insertRoom: db.prepare(
@@ -405,16 +418,16 @@ export class SqliteStore implements ChatStore {
         "SELECT epoch, last_seq FROM rooms WHERE name = ?",
       ),
       selectRecent: db.prepare(
-        "SELECT * FROM (SELECT seq, time, author_id, author_name, client_id, text FROM messages WHERE room = ? ORDER BY seq DESC LIMIT ?) ORDER BY seq",
+        "SELECT * FROM (SELECT seq, time, author_id, author_name, client_id, text, kind, target, moderator FROM messages WHERE room = ? ORDER BY seq DESC LIMIT ?) ORDER BY seq",
       ),
       selectSince: db.prepare(
-        "SELECT seq, time, author_id, author_name, client_id, text FROM messages WHERE room = ? AND seq > ? ORDER BY seq LIMIT ?",
+        "SELECT seq, time, author_id, author_name, client_id, text, kind, target, moderator FROM messages WHERE room = ? AND seq > ? ORDER BY seq LIMIT ?",
       ),
       selectBefore: db.prepare(
-        "SELECT seq, time, author_id, author_name, client_id, text FROM messages WHERE room = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
+        "SELECT seq, time, author_id, author_name, client_id, text, kind, target, moderator FROM messages WHERE room = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
       ),
       selectByClientId: db.prepare(
-        "SELECT seq, time, author_id, author_name, client_id, text FROM messages WHERE room = ? AND author_id = ? AND client_id = ?",
+        "SELECT seq, time, author_id, author_name, client_id, text, kind, target, moderator FROM messages WHERE room = ? AND author_id = ? AND client_id = ?",
       ),
       putSession: db.prepare(
         "INSERT OR REPLACE INTO sessions (token_hash, user_id, name, room, expires_at) VALUES (?, ?, ?, ?, ?)",
@@ -564,6 +577,9 @@ export class SqliteStore implements ChatStore {
             message.from.name,
             message.clientId,
             message.text,
+            message.kind ?? null,
+            message.target ?? null,
+            message.moderator ? 1 : null,
           );
           lastSeqs.set(log, message.seq);
         }

@@ -164,3 +164,42 @@ Deno.test("sqlite store: flush() resolves once queued writes are committed", asy
   );
   await store.close();
 });
+
+Deno.test("sqlite store: a version 1 database is migrated, its messages kept", async () => {
+  const path = tempPath();
+  const db = new DatabaseSync(path);
+  db.exec(`
+    CREATE TABLE rooms (name TEXT PRIMARY KEY, epoch TEXT NOT NULL, last_seq INTEGER NOT NULL) STRICT;
+    CREATE TABLE messages (room TEXT NOT NULL, seq INTEGER NOT NULL, time INTEGER NOT NULL, author_id TEXT NOT NULL, author_name TEXT NOT NULL, client_id TEXT NOT NULL, text TEXT NOT NULL, PRIMARY KEY (room, seq)) STRICT, WITHOUT ROWID;
+    CREATE UNIQUE INDEX messages_dedupe ON messages (room, author_id, client_id);
+    CREATE TABLE sessions (token_hash TEXT PRIMARY KEY, user_id TEXT NOT NULL, name TEXT NOT NULL, room TEXT NOT NULL, expires_at INTEGER NOT NULL) STRICT;
+    CREATE INDEX sessions_room ON sessions (room);
+    INSERT INTO rooms VALUES ('main', 'old-epoch', 1);
+    INSERT INTO messages VALUES ('main', 1, 1700000000001, 'u1', 'Ana', 'c1', 'text 1');
+    PRAGMA user_version = 1;
+  `);
+  db.close();
+  const store = new SqliteStore({ path });
+  try {
+    const log = store.openRoom("main");
+    const history = await log.read({ recent: 10 });
+    assert.equal(history.epoch, "old-epoch");
+    assert.deepEqual(history.messages, [{ seq: 1, ...draft(1) }]);
+    const removal = await log.append({
+      ...draft(2),
+      text: "",
+      kind: "delete",
+      target: 1,
+    });
+    assert.equal(removal.message.seq, 2);
+    assert.equal(removal.message.kind, "delete");
+  } finally {
+    await store.close();
+  }
+  const check = new DatabaseSync(path);
+  assert.equal(
+    Number(check.prepare("PRAGMA user_version").get()?.["user_version"]),
+    SCHEMA_VERSION,
+  );
+  check.close();
+});

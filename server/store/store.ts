@@ -6,7 +6,11 @@
  * instance, about each message it commits, in order.
  */
 
-import type { ChatMessage, Member } from "../../protocol/messages.ts";
+import type {
+  ChatMessage,
+  Member,
+  MessageChangeKind,
+} from "../../protocol/messages.ts";
 
 /** A message as the chat core asks for it to be stored: no seq yet. */
 export interface MessageDraft {
@@ -15,6 +19,10 @@ export interface MessageDraft {
   /** The author's idempotency key: (room, from.id, clientId) is stored once. */
   clientId: string;
   text: string;
+  /** For an edit or delete entry: what it does, and to which message. */
+  kind?: MessageChangeKind;
+  target?: number;
+  moderator?: true;
 }
 
 export interface Appended {

@@ -104,6 +104,45 @@ export function describeStoreContract(
     assert.deepEqual(none.messages, [], "recent: 0 asks for no messages");
   });
 
+  test("edits and deletions are entries of the log, kept as they were given", async (opened) => {
+    const log = opened.store.openRoom("main");
+    const { told } = await following(log);
+    await log.append(draft(1));
+    const edit: MessageDraft = {
+      ...draft(2, "u1", "e1"),
+      text: "text 1, fixed",
+      kind: "edit",
+      target: 1,
+    };
+    const removal: MessageDraft = {
+      ...draft(3, "mod", "d1"),
+      text: "",
+      kind: "delete",
+      target: 1,
+      moderator: true,
+    };
+    assert.deepEqual((await log.append(edit)).message, { seq: 2, ...edit });
+    assert.deepEqual((await log.append(removal)).message, {
+      seq: 3,
+      ...removal,
+    });
+    await eventually(() => told.length >= 3, "the entries told");
+    assert.deepEqual(told[2]?.message, { seq: 3, ...removal });
+    const reread = async (store: ChatStore) => {
+      const room = store.openRoom("main");
+      const history = await room.read({ recent: 10 });
+      assert.deepEqual(history.messages.slice(1), [
+        { seq: 2, ...edit },
+        { seq: 3, ...removal },
+      ]);
+      const page = await room.readBefore(4, 2);
+      assert.deepEqual(page.messages.map((m) => m.kind), ["edit", "delete"]);
+      assert.deepEqual(await room.find("mod", "d1"), { seq: 3, ...removal });
+    };
+    await reread(opened.store);
+    if (opened.reopen) await reread(await opened.reopen());
+  });
+
   test("a resent client id returns the stored copy and stores nothing", async ({ store }) => {
     const log = store.openRoom("main");
     const { told } = await following(log);

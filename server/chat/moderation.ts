@@ -1,0 +1,142 @@
+/**
+ * What moderators have decided about one room: who is muted or kicked until
+ * when, and whether the room is locked. Pure state with the clock passed in;
+ * the hub applies decisions here and asks before each send and join.
+ *
+ * Kept per room name by the hub (not by `Room`, which is unloaded when it
+ * goes quiet), in this process's memory: a kick outlives the room emptying,
+ * not a restart. In a cluster every instance serving the room applies the
+ * same decisions from the room's event channel.
+ */
+
+import {
+  EDIT_WINDOW_MS,
+  type ModerationAction,
+} from "../../protocol/messages.ts";
+
+/** A moderator's decision as instances tell each other (never sent to clients). */
+export interface ModerationDecision {
+  type: "moderation";
+  action: ModerationAction;
+  /** The member it is about (mute, kick and their lifting). */
+  userId?: string;
+  /**
+   * A kicked member's address, kept out too: a new connection without a
+   * token gets a new user id. Absent for loopback (the machine itself or a
+   * proxy not trusted to say who is behind it) so one kick never locks out
+   * everyone who comes through it.
+   */
+  address?: string;
+  /** When a mute or kick ends, in milliseconds since the epoch. */
+  until?: number;
+}
+
+export class RoomModeration {
+  #mutedUntil = new Map<string, number>();
+  #kickedUntil = new Map<string, number>();
+  #addressKickedUntil = new Map<string, number>();
+  locked = false;
+
+  apply(decision: ModerationDecision): void {
+    const { action, userId, address, until = 0 } = decision;
+    switch (action) {
+      case "lock":
+        this.locked = true;
+        return;
+      case "unlock":
+        this.locked = false;
+        return;
+      case "mute":
+        if (userId !== undefined) this.#mutedUntil.set(userId, until);
+        return;
+      case "unmute":
+        if (userId !== undefined) this.#mutedUntil.delete(userId);
+        return;
+      case "kick":
+        if (userId !== undefined) this.#kickedUntil.set(userId, until);
+        if (address !== undefined) this.#addressKickedUntil.set(address, until);
+        return;
+      case "unkick": {
+        if (userId === undefined) return;
+        this.#kickedUntil.delete(userId);
+        // The address the kick named goes with it.
+        if (address !== undefined) this.#addressKickedUntil.delete(address);
+        return;
+      }
+    }
+  }
+
+  /** Milliseconds of mute left for this user (0: may send). */
+  mutedFor(userId: string, now: number): number {
+    return left(this.#mutedUntil, userId, now);
+  }
+
+  /** Milliseconds this user or address is still kept out (0: may join). */
+  kickedFor(
+    userId: string | undefined,
+    address: string | undefined,
+    now: number,
+  ): number {
+    return Math.max(
+      userId === undefined ? 0 : left(this.#kickedUntil, userId, now),
+      address === undefined ? 0 : left(this.#addressKickedUntil, address, now),
+    );
+  }
+
+  /** Whether nothing is remembered any more (the hub may forget the room). */
+  isEmpty(now: number): boolean {
+    for (
+      const map of [
+        this.#mutedUntil,
+        this.#kickedUntil,
+        this.#addressKickedUntil,
+      ]
+    ) {
+      for (const [key, until] of map) if (until <= now) map.delete(key);
+    }
+    return !this.locked && this.#mutedUntil.size === 0 &&
+      this.#kickedUntil.size === 0 && this.#addressKickedUntil.size === 0;
+  }
+}
+
+function left(map: Map<string, number>, key: string, now: number): number {
+  const until = map.get(key);
+  if (until === undefined) return 0;
+  if (until <= now) {
+    map.delete(key);
+    return 0;
+  }
+  return until - now;
+}
+
+/** Loopback addresses are never kept out by a kick; see `ModerationDecision`. */
+export function isLoopback(address: string): boolean {
+  return address === "::1" || address.startsWith("127.") ||
+    address.startsWith("::ffff:127.");
+}
+
+/** Why an edit or delete of message `target` is refused, or null if allowed. */
+export type ChangeRefusal = "not_found" | "not_allowed" | "edit_window_passed";
+
+export interface ChangeRequest {
+  kind: "edit" | "delete";
+  /** The message named, as stored; undefined when not kept. */
+  target: { from: { id: string }; time: number; kind?: string } | undefined;
+  userId: string;
+  moderator: boolean;
+  now: number;
+}
+
+/**
+ * Authors edit their own messages within EDIT_WINDOW_MS and delete them at
+ * any time; moderators delete anyone's (and edit nobody's but their own).
+ */
+export function changeRefusal(request: ChangeRequest): ChangeRefusal | null {
+  const { kind, target, userId, moderator, now } = request;
+  // Only messages change: an edit or deletion entry is not a target.
+  if (!target || target.kind !== undefined) return "not_found";
+  const own = target.from.id === userId;
+  if (kind === "delete") return own || moderator ? null : "not_allowed";
+  if (!own) return "not_allowed";
+  return now - target.time > EDIT_WINDOW_MS ? "edit_window_passed" : null;
+}
