@@ -35,6 +35,8 @@ export class RoomModeration {
   #mutedUntil = new Map<string, number>();
   #kickedUntil = new Map<string, number>();
   #addressKickedUntil = new Map<string, number>();
+  /** The address each kick named, so lifting the kick frees it too. */
+  #kickedAddress = new Map<string, string>();
   locked = false;
 
   apply(decision: ModerationDecision): void {
@@ -53,14 +55,20 @@ export class RoomModeration {
         if (userId !== undefined) this.#mutedUntil.delete(userId);
         return;
       case "kick":
-        if (userId !== undefined) this.#kickedUntil.set(userId, until);
-        if (address !== undefined) this.#addressKickedUntil.set(address, until);
+        if (userId === undefined) return;
+        this.#kickedUntil.set(userId, until);
+        if (address !== undefined) {
+          this.#addressKickedUntil.set(address, until);
+          this.#kickedAddress.set(userId, address);
+        }
         return;
       case "unkick": {
         if (userId === undefined) return;
         this.#kickedUntil.delete(userId);
         // The address the kick named goes with it.
-        if (address !== undefined) this.#addressKickedUntil.delete(address);
+        const named = address ?? this.#kickedAddress.get(userId);
+        if (named !== undefined) this.#addressKickedUntil.delete(named);
+        this.#kickedAddress.delete(userId);
         return;
       }
     }
@@ -93,6 +101,9 @@ export class RoomModeration {
       ]
     ) {
       for (const [key, until] of map) if (until <= now) map.delete(key);
+    }
+    for (const userId of this.#kickedAddress.keys()) {
+      if (!this.#kickedUntil.has(userId)) this.#kickedAddress.delete(userId);
     }
     return !this.locked && this.#mutedUntil.size === 0 &&
       this.#kickedUntil.size === 0 && this.#addressKickedUntil.size === 0;
