@@ -11,6 +11,7 @@ import type {
   ChatMessage,
   ErrorCode,
   Member,
+  ModerationAction,
   ServerMessage,
   WelcomeMessage,
 } from "../protocol/messages.ts";
@@ -52,6 +53,14 @@ export type Notice =
     readonly type: "nameKept";
     readonly wanted: string;
     readonly name: string;
+  }
+  /** A moderator acted on a member or on the room. */
+  | {
+    readonly type: "moderated";
+    readonly action: ModerationAction;
+    readonly by: string;
+    readonly name?: string;
+    readonly minutes?: number;
   };
 
 interface ItemBase {
@@ -67,7 +76,20 @@ export interface ChatItem extends ItemBase {
   readonly own: boolean;
   /** Acknowledged in this session: the author sees "sent". */
   readonly sent: boolean;
+  /** The latest edit of this message (its text is the one shown). */
+  readonly edit?: ChatMessage;
+  /** The deletion of this message, if it was deleted. */
+  readonly removal?: ChatMessage;
 }
+
+/** Edits and deletions of messages not in the list (yet): paging back brings them. */
+export interface PendingChange {
+  readonly edit?: ChatMessage;
+  readonly removal?: ChatMessage;
+}
+
+/** Changes kept for messages not loaded; the oldest go first past this. */
+const MAX_PENDING_CHANGES = 1_000;
 
 export interface NoticeItem extends ItemBase {
   readonly kind: "notice";
@@ -142,6 +164,12 @@ export interface State {
   readonly olderPending?: number;
   /** Messages added by scrolling back: the window grows by as many. */
   readonly pagedIn: number;
+  /** Edits and deletions whose message is not in `items`, by its seq. */
+  readonly pendingChanges: ReadonlyMap<number, PendingChange>;
+  /** This browser's moderator key was accepted. */
+  readonly moderator: boolean;
+  /** A moderator locked the room. */
+  readonly locked: boolean;
 }
 
 export type AppEvent =
@@ -200,19 +228,19 @@ export function initialState(options: InitialStateOptions): State {
     unreadMentions: 0,
     historyStart: false,
     pagedIn: 0,
+    pendingChanges: new Map(),
+    moderator: false,
+    locked: false,
     ...(options.youId === undefined ? {} : { youId: options.youId }),
     ...(options.epoch === undefined ? {} : { epoch: options.epoch }),
   };
   const messages = options.messages ?? [];
   if (options.lastSeq !== undefined && messages.length > 0) {
     state = { ...state, lastSeq: options.lastSeq };
-    state = {
-      ...state,
-      items: messages.reduce(
-        (items, m) => addChat(items, m, options.youId, false),
-        state.items,
-      ),
-    };
+    state = messages.reduce(
+      (next, m) => addEntry(next, m, options.youId, false),
+      state,
+    );
   }
   return state;
 }
@@ -316,13 +344,12 @@ function reduceServer(
         return { ...state, olderPending: undefined };
       }
       const you = ownId(state);
-      const items = message.messages.reduce(
-        (list, m) => addChat(list, m, you, false),
-        state.items,
+      const paged = message.messages.reduce(
+        (next, m) => addEntry(next, m, you, false),
+        state,
       );
       return {
-        ...state,
-        items,
+        ...paged,
         olderPending: undefined,
         pagedIn: state.pagedIn + message.messages.length,
         historyStart: message.start,
@@ -347,12 +374,19 @@ function reduceServer(
     }
     case "chat": {
       const m = message.message;
+      if (m.kind !== undefined) {
+        // An edit or deletion: it changes a message, it is not one.
+        return {
+          ...addEntry(state, m, ownId(state), false),
+          now,
+          lastSeq: Math.max(state.lastSeq ?? 0, m.seq),
+        };
+      }
       const items = addChat(state.items, m, ownId(state), false);
       const own = m.from.id === ownId(state);
       return {
-        ...state,
+        ...applyPending(state, items, m.seq),
         now,
-        items,
         lastSeq: Math.max(state.lastSeq ?? 0, m.seq),
         typing: withoutTyping(state.typing, m.from.id),
         unread: state.hidden && !own && items !== state.items
@@ -428,6 +462,21 @@ function reduceServer(
     }
     case "presence":
       return applyPresence(state, message);
+    case "moderated": {
+      const { action, by, member, minutes } = message;
+      const locked = action === "lock"
+        ? true
+        : action === "unlock"
+        ? false
+        : state.locked;
+      return addNotice({ ...state, locked }, {
+        type: "moderated",
+        action,
+        by: by.name,
+        ...(member ? { name: member.name } : {}),
+        ...(minutes === undefined ? {} : { minutes }),
+      });
+    }
     case "renamed": {
       const { id, from, to } = message;
       const self = state.you?.id === id;
@@ -505,13 +554,20 @@ function reduceWelcome(
     membersCursor: welcome.moreMembers ? welcome.membersCursor ?? 0 : undefined,
     typing: [],
     typingTimeoutMs: welcome.typingTimeoutMs,
+    moderator: welcome.moderator === true,
+    locked: welcome.locked === true,
   };
   const history = [...welcome.history].sort((a, b) => a.seq - b.seq);
   const firstSeq = history[0]?.seq;
   let gapOrder: number | undefined;
   if (epochChanged) {
     // Old seqs belong to a history the server no longer has.
-    next = { ...next, items: [], lastSeq: undefined };
+    next = {
+      ...next,
+      items: [],
+      lastSeq: undefined,
+      pendingChanges: new Map(),
+    };
     if (hadLastSeq || hadChat) {
       gapOrder = firstSeq === undefined ? 0.5 : firstSeq - 0.5;
     }
@@ -552,15 +608,103 @@ export function oldestSeq(state: State): number | undefined {
 /** Adds stored messages (a welcome's history, or a `history` frame). */
 function addHistory(state: State, messages: readonly ChatMessage[]): State {
   const you = ownId(state);
-  let items = state.items;
+  let next = state;
   let lastSeq = state.lastSeq;
   for (const message of messages) {
-    items = addChat(items, message, you, false);
+    next = addEntry(next, message, you, false);
     lastSeq = Math.max(lastSeq ?? 0, message.seq);
   }
-  return lastSeq === undefined
-    ? { ...state, items }
-    : { ...state, items, lastSeq };
+  return lastSeq === undefined ? next : { ...next, lastSeq };
+}
+
+/**
+ * Adds a log entry: a message goes in the list (with any change already
+ * heard of for it); an edit or deletion changes its message, or waits for
+ * it if it is not in the list (scrolling back brings it later).
+ */
+function addEntry(
+  state: State,
+  entry: ChatMessage,
+  you: string | undefined,
+  sent: boolean,
+): State {
+  if (entry.kind === undefined || entry.target === undefined) {
+    const items = addChat(state.items, entry, you, sent);
+    return items === state.items
+      ? state
+      : applyPending(state, items, entry.seq);
+  }
+  const target = entry.target;
+  const index = state.items.findIndex((i) =>
+    i.kind === "chat" && i.message.seq === target
+  );
+  const item = state.items[index];
+  if (item?.kind === "chat") {
+    const changed = withChange(item, entry);
+    return changed === item ? state : {
+      ...state,
+      items: state.items.map((i, n) => n === index ? changed : i),
+    };
+  }
+  const known = state.pendingChanges.get(target) ?? {};
+  const merged = mergeChange(known, entry);
+  if (merged === known) return state;
+  const pendingChanges = new Map(state.pendingChanges);
+  pendingChanges.delete(target);
+  pendingChanges.set(target, merged);
+  if (pendingChanges.size > MAX_PENDING_CHANGES) {
+    const oldest = pendingChanges.keys().next().value;
+    if (oldest !== undefined) pendingChanges.delete(oldest);
+  }
+  return { ...state, pendingChanges };
+}
+
+/** The newest edit wins; a deletion is final. */
+function mergeChange(change: PendingChange, entry: ChatMessage): PendingChange {
+  if (entry.kind === "delete") {
+    return change.removal ? change : { ...change, removal: entry };
+  }
+  if (change.edit && change.edit.seq >= entry.seq) return change;
+  return { ...change, edit: entry };
+}
+
+function withChange(item: ChatItem, entry: ChatMessage): ChatItem {
+  const merged = mergeChange(item, entry);
+  if (merged.edit === item.edit && merged.removal === item.removal) return item;
+  return {
+    ...item,
+    ...(merged.edit ? { edit: merged.edit } : {}),
+    ...(merged.removal ? { removal: merged.removal } : {}),
+  };
+}
+
+/** A message just added takes the changes that arrived before it. */
+function applyPending(
+  state: State,
+  items: readonly Item[],
+  seq: number,
+): State {
+  const change = state.pendingChanges.get(seq);
+  if (!change) return items === state.items ? state : { ...state, items };
+  const pendingChanges = new Map(state.pendingChanges);
+  pendingChanges.delete(seq);
+  return {
+    ...state,
+    pendingChanges,
+    items: items.map((i) => {
+      if (i.kind !== "chat" || i.message.seq !== seq) return i;
+      let changed = i;
+      for (const entry of [change.edit, change.removal]) {
+        if (entry) changed = withChange(changed, entry);
+      }
+      return changed;
+    }),
+  };
+}
+
+/** The text a message shows now: its latest edit's, or its own. */
+export function shownText(item: ChatItem): string {
+  return item.removal ? "" : item.edit?.text ?? item.message.text;
 }
 
 /** Own messages are keyed by client id so pending and sent share a node. */
@@ -663,13 +807,19 @@ export function sortedMembers(state: State): Member[] {
   });
 }
 
-/** The chat messages in the list, for persisting across reloads. */
+/**
+ * The log entries in the list, for persisting across reloads: each message
+ * with the edit and deletion it took, in seq order.
+ */
 export function chatMessages(state: State): ChatMessage[] {
   const messages: ChatMessage[] = [];
   for (const item of state.items) {
-    if (item.kind === "chat") messages.push(item.message);
+    if (item.kind !== "chat") continue;
+    messages.push(item.message);
+    if (item.edit) messages.push(item.edit);
+    if (item.removal) messages.push(item.removal);
   }
-  return messages;
+  return messages.sort((a, b) => a.seq - b.seq);
 }
 
 /** Keeps a known room size in step with a single join (+1) or leave (-1). */

@@ -5,7 +5,18 @@
  * call it without a socket.
  */
 
-import { DEFAULT_ROOM, normalizeRoomName } from "../protocol/messages.ts";
+import {
+  DEFAULT_ROOM,
+  normalizeRoomName,
+  ProtocolError,
+} from "../protocol/messages.ts";
+import {
+  JSON_FOOTER,
+  jsonHeader,
+  jsonLine,
+  textHeader,
+  textLine,
+} from "./chat/transcript.ts";
 import type { Hub } from "./chat/hub.ts";
 import { ConnectionLimits } from "./connection_limits.ts";
 import { renderMetrics } from "./metrics.ts";
@@ -307,6 +318,9 @@ export function createHandler(
         },
       );
     }
+    if (url.pathname === "/export") {
+      return exportRoom(request, url, options.hub, log);
+    }
     if (url.pathname === "/ws") {
       return new Response(
         "This is the chat's WebSocket endpoint. Open the page at / in a browser, or connect with a WebSocket client.\n",
@@ -343,4 +357,89 @@ export function createHandler(
       headers: { "content-type": "text/plain" },
     });
   };
+}
+
+/**
+ * GET /export?room=NAME&format=text|json with `Authorization: Bearer
+ * <moderator key>`: the room's transcript, streamed from the store. The key
+ * travels in a header, never in the URL (which logs and proxies keep).
+ */
+function exportRoom(
+  request: Request,
+  url: URL,
+  hub: Hub,
+  log: (level: "warn" | "error", message: string) => void,
+): Response {
+  const key = /^Bearer (\S+)$/.exec(
+    request.headers.get("authorization") ?? "",
+  )?.[1];
+  if (key === undefined || !hub.isModeratorKey(key)) {
+    if (key !== undefined) log("warn", "moderation: refused an export key");
+    return text(
+      401,
+      "Exports are for moderators: send the moderator key as Authorization: Bearer <key>.",
+      { "www-authenticate": 'Bearer realm="chat moderators"' },
+    );
+  }
+  const format = url.searchParams.get("format") ?? "text";
+  if (format !== "text" && format !== "json") {
+    return text(400, 'Format must be "text" or "json".');
+  }
+  let room: string;
+  try {
+    room = normalizeRoomName(url.searchParams.get("room") ?? DEFAULT_ROOM);
+  } catch (error) {
+    return text(
+      400,
+      error instanceof ProtocolError ? error.message : "Bad room name",
+    );
+  }
+  const now = Date.now();
+  const entries = hub.transcript(room);
+  const encoder = new TextEncoder();
+  let first = true;
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(encoder.encode(
+        format === "json" ? jsonHeader(room, now) : textHeader(room, now),
+      ));
+    },
+    async pull(controller) {
+      try {
+        const next = await entries.next();
+        if (next.done) {
+          if (format === "json") {
+            controller.enqueue(encoder.encode(JSON_FOOTER));
+          }
+          controller.close();
+          return;
+        }
+        controller.enqueue(encoder.encode(
+          format === "json"
+            ? jsonLine(next.value, first)
+            : textLine(next.value),
+        ));
+        first = false;
+      } catch (error) {
+        log("warn", `export of ${room} failed: ${error}`);
+        controller.error(error);
+      }
+    },
+    async cancel() {
+      await entries.return(undefined);
+    },
+  });
+  log("warn", `moderation: exported ${room} as ${format}`);
+  const stamp = new Date(now).toISOString().slice(0, 10);
+  return new Response(body, {
+    headers: {
+      "content-type": format === "json"
+        ? "application/json; charset=utf-8"
+        : "text/plain; charset=utf-8",
+      "content-disposition": `attachment; filename="chat-${
+        encodeURIComponent(room)
+      }-${stamp}.${format === "json" ? "json" : "txt"}"`,
+      "cache-control": "no-store",
+    },
+  });
 }

@@ -342,3 +342,76 @@ Deno.test("moderation requests are validated like every other message", async ()
     await s.close();
   }
 });
+
+Deno.test("a moderator exports a room as text and JSON: every kept message in order, changes applied", async () => {
+  const s = server();
+  try {
+    const { client: ana, welcome } = await TestClient.join(s.wsUrl);
+    const { client: mod } = await TestClient.join(s.wsUrl, {
+      moderatorKey: KEY,
+    });
+    const texts = ["first", "line one\nline two", "typo", "rude", "last"];
+    const seqs = [];
+    for (const [i, text] of texts.entries()) {
+      seqs.push(await say(ana, `m${i}`, text));
+    }
+    ana.send({ type: "edit", id: "e", target: seqs[2], text: "fixed" });
+    await ana.next("ack");
+    mod.send({ type: "delete", id: "d", target: seqs[3] });
+    await mod.next("ack");
+    ana.send({ type: "delete", id: "d2", target: seqs[4] });
+    await ana.next("ack");
+
+    const get = (query: string, key?: string) =>
+      fetch(`${s.url}/export?${query}`, {
+        headers: key ? { authorization: `Bearer ${key}` } : {},
+      });
+    for (const key of [undefined, "wrong-key-wrong-key-wrong"]) {
+      const refused = await get("room=main", key);
+      assert.equal(refused.status, 401);
+      await refused.body?.cancel();
+    }
+    const bad = await get("room=main&format=xml", KEY);
+    assert.equal(bad.status, 400);
+    await bad.body?.cancel();
+
+    const json = await get("room=main&format=json", KEY);
+    assert.equal(json.status, 200);
+    assert.match(json.headers.get("content-disposition") ?? "", /attachment/);
+    const doc = await json.json();
+    assert.equal(doc.room, "main");
+    assert.deepEqual(
+      doc.messages.map((m: { seq: number }) => m.seq),
+      seqs,
+    );
+    assert.deepEqual(
+      doc.messages.map((m: { text: string }) => m.text),
+      ["first", "line one\nline two", "fixed", "", ""],
+    );
+    assert.equal(doc.messages[2].edited, true);
+    assert.equal(doc.messages[3].deleted, "moderator");
+    assert.equal(doc.messages[4].deleted, "author");
+    assert.equal(doc.messages[0].from.id, welcome.you.id);
+
+    const text = await (await get("room=main&format=text", KEY)).text();
+    const lines = text.trimEnd().split("\n");
+    assert.match(lines[0]!, /^# Room "main", exported /);
+    assert.match(
+      lines[1]!,
+      /^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\] .+: first$/,
+    );
+    assert.match(lines[2]!, /: line one$/);
+    assert.equal(lines[3], "    line two");
+    assert.match(lines[4]!, /: fixed \(edited\)$/);
+    assert.match(lines[5]!, /: \[message removed by a moderator\]$/);
+    assert.match(lines[6]!, /: \[message deleted\]$/);
+    assert.equal(lines.length, 7);
+
+    // A room nobody is in is read from the store alike; an empty one is empty.
+    await Promise.all([ana.close(), mod.close()]);
+    const empty = await (await get("room=nobody-here&format=json", KEY)).json();
+    assert.deepEqual(empty.messages, []);
+  } finally {
+    await s.close();
+  }
+});

@@ -50,6 +50,7 @@ import {
   RoomModeration,
 } from "./moderation.ts";
 import type { ModeratorKeys } from "../moderator_key.ts";
+import { transcriptEntries, type TranscriptEntry } from "./transcript.ts";
 import { pickTemporaryName } from "./temp_names.ts";
 
 export interface HubOptions {
@@ -334,6 +335,28 @@ export class Hub {
         schedule: options.schedule,
       }
       : null;
+  }
+
+  /** Whether `key` is the moderator key (for requests outside a room). */
+  isModeratorKey(key: string): boolean {
+    return this.#moderatorKeys?.matches(key) ?? false;
+  }
+
+  /**
+   * A room's transcript for an export, read from the store (the room need
+   * not be loaded). Throws `room_invalid` for a name that is not a room's.
+   */
+  async *transcript(roomName: string): AsyncGenerator<TranscriptEntry> {
+    const name = normalizeRoomName(roomName);
+    const loaded = this.#rooms.get(name);
+    const log = loaded?.log ?? this.#store.openRoom(name);
+    loaded?.hold();
+    try {
+      yield* transcriptEntries(log);
+    } finally {
+      if (loaded) loaded.release();
+      else if (!this.#rooms.has(name)) this.#store.releaseRoom(name);
+    }
   }
 
   /** Counts for /healthz. */

@@ -217,6 +217,10 @@ class SlowLog implements RoomLog {
     return this.#inner.read(query);
   }
 
+  readAfter(afterSeq: number, limit: number): Promise<ChatMessage[]> {
+    return this.#inner.readAfter(afterSeq, limit);
+  }
+
   readBefore(beforeSeq: number, limit: number): Promise<OlderPage> {
     return this.#inner.readBefore(beforeSeq, limit);
   }

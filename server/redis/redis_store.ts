@@ -303,6 +303,13 @@ export class RedisRoomLog implements RoomLog {
     };
   }
 
+  async readAfter(afterSeq: number, limit: number): Promise<ChatMessage[]> {
+    const { epoch } = await this.read({ recent: 0 });
+    const page = await this.after(epoch, afterSeq, limit);
+    // The history was replaced between the two reads: nothing after.
+    return page.epoch === epoch ? page.messages : [];
+  }
+
   /** Messages after `afterSeq` (from 1 if the epoch changed). */
   async after(
     epoch: string,

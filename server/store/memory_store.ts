@@ -84,6 +84,12 @@ class MemoryRoomLog implements RoomLog {
     });
   }
 
+  readAfter(afterSeq: number, limit: number): Promise<ChatMessage[]> {
+    const oldest = this.#messages[this.#start]?.seq ?? this.#lastSeq + 1;
+    const from = this.#start + Math.max(0, afterSeq + 1 - oldest);
+    return Promise.resolve(this.#messages.slice(from, from + limit));
+  }
+
   read(query: HistoryQuery): Promise<History> {
     const resume = query.resume;
     const gap = resume && resume.epoch === this.epoch

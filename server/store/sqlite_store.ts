@@ -264,6 +264,14 @@ class SqliteRoomLog implements RoomLog {
     });
   }
 
+  readAfter(afterSeq: number, limit: number): Promise<ChatMessage[]> {
+    // Only what is committed: in-flight appends are not yet the room's.
+    const messages = this.#store.readSince(this.room, afterSeq, limit);
+    return Promise.resolve(
+      messages.filter((m) => m.seq <= this.committedSeq),
+    );
+  }
+
   #readRecent(limit: number): ChatMessage[] {
     // slice(-0) would be the whole cache.
     if (limit <= 0) return [];

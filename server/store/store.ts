@@ -90,6 +90,12 @@ export interface RoomLog {
    * room's first message, or the oldest retention left).
    */
   readBefore(beforeSeq: number, limit: number): Promise<OlderPage>;
+  /**
+   * Up to `limit` committed messages after seq `afterSeq` that are still
+   * kept, oldest first (fewer: the end of the log). For reading a room
+   * from its start to its end, a page at a time (an export).
+   */
+  readAfter(afterSeq: number, limit: number): Promise<ChatMessage[]>;
   follow(follower: LogFollower): () => void;
 }
 

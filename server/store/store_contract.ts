@@ -143,6 +143,31 @@ export function describeStoreContract(
     if (opened.reopen) await reread(await opened.reopen());
   });
 
+  test("readAfter pages from the start to the end of what is kept", async ({ store }) => {
+    const log = store.openRoom("main");
+    await appendAll(log, 7);
+    assert.deepEqual(seqs(await log.readAfter(0, 3)), [1, 2, 3]);
+    assert.deepEqual(seqs(await log.readAfter(3, 3)), [4, 5, 6]);
+    assert.deepEqual(seqs(await log.readAfter(6, 3)), [7]);
+    assert.deepEqual(await log.readAfter(7, 3), []);
+    assert.deepEqual(await log.readAfter(70, 3), []);
+  });
+
+  test("readAfter starts at the oldest message kept", async ({ store }) => {
+    const log = store.openRoom("main");
+    await appendAll(log, 250);
+    const first = await log.readAfter(0, 5);
+    assert.ok(first.length === 5, "a page of the kept messages");
+    assert.ok(
+      first[0]!.seq > 1 && first[0]!.seq <= 151,
+      `oldest kept, got ${first[0]!.seq}`,
+    );
+    assert.deepEqual(
+      seqs(first),
+      [0, 1, 2, 3, 4].map((n) => first[0]!.seq + n),
+    );
+  }, { retention: 100 });
+
   test("a resent client id returns the stored copy and stores nothing", async ({ store }) => {
     const log = store.openRoom("main");
     const { told } = await following(log);
