@@ -38,7 +38,10 @@ export type ConnectionStatus =
     /** The last attempt never reached the server at all. */
     readonly unreachable: boolean;
   }
-  | { readonly phase: "closed"; readonly reason: "replaced" | "stopped" };
+  | {
+    readonly phase: "closed";
+    readonly reason: "replaced" | "stopped" | "kicked" | "locked";
+  };
 
 export interface ConnectionOptions {
   url: string;
@@ -232,6 +235,14 @@ export class Connection {
     const code = event instanceof CloseEvent ? event.code : 1006;
     this.#clearTimers();
     this.#drop();
+    if (code === CLOSE_CODES.kicked || code === CLOSE_CODES.locked) {
+      // Reconnecting would be refused again: wait for "Retry now".
+      this.#setStatus({
+        phase: "closed",
+        reason: code === CLOSE_CODES.kicked ? "kicked" : "locked",
+      });
+      return;
+    }
     if (code === CLOSE_CODES.replaced) {
       this.#setStatus({ phase: "closed", reason: "replaced" });
       return;

@@ -12,6 +12,7 @@ import {
   type ChatMessage,
   DEFAULT_ROOM,
   type HelloMessage,
+  type ModerateMessage,
   type ServerMessage,
 } from "../protocol/messages.ts";
 import { SendPump } from "./send_pump.ts";
@@ -35,6 +36,12 @@ import {
   writeItem,
 } from "./storage.ts";
 import { createView } from "./view.ts";
+import {
+  forgetModeratorKey,
+  keyFromHash,
+  storedModeratorKey,
+  storeModeratorKey,
+} from "./moderator.ts";
 import { shareAddress } from "./share.ts";
 import { loadAlertSettings, saveAlertSettings } from "./alerts.ts";
 import { chime } from "./chime.ts";
@@ -89,6 +96,13 @@ function main(): void {
   const local = storageOr(() => localStorage);
   const session = storageOr(() => sessionStorage);
   const room = roomFromPath(location.pathname);
+  // The moderator link: kept in this browser, and taken out of the address
+  // bar at once so it is not shared by accident with the room's link.
+  const linkKey = keyFromHash(location.hash);
+  if (linkKey !== undefined) {
+    storeModeratorKey(local, linkKey);
+    history.replaceState(null, "", location.pathname + location.search);
+  }
   const record = loadSession(session, room);
   let resumeToken = record.resumeToken;
   const outbox = new Outbox(
@@ -265,12 +279,63 @@ function main(): void {
     retryConnection() {
       connection.retryNow();
     },
+    edit(seq, text) {
+      const id = crypto.randomUUID();
+      if (!connection.send({ type: "edit", id, target: seq, text })) {
+        dispatch({ type: "notice", notice: { type: "notConnected" } });
+      }
+    },
+    deleteMessage(seq) {
+      const id = crypto.randomUUID();
+      if (!connection.send({ type: "delete", id, target: seq })) {
+        dispatch({ type: "notice", notice: { type: "notConnected" } });
+      }
+    },
+    moderate(action, userId) {
+      const request: ModerateMessage = { type: "moderate", action };
+      if (userId !== undefined) {
+        request.user = userId;
+        request.minutes = 10;
+      }
+      if (!connection.send(request)) {
+        dispatch({ type: "notice", notice: { type: "notConnected" } });
+      }
+    },
+    exportRoom(format) {
+      void downloadExport(format);
+    },
     setLang(lang) {
       writeItem(local, LANG_STORAGE_KEY, lang);
       rememberLangForServer(lang);
       dispatch({ type: "lang", lang });
     },
   });
+
+  /**
+   * Fetches the transcript with the moderator key in a header (never in a
+   * URL) and hands it to the browser as a download.
+   */
+  async function downloadExport(format: "text" | "json"): Promise<void> {
+    const key = storedModeratorKey(local);
+    if (key === undefined) return;
+    try {
+      const response = await fetch(
+        `/export?room=${encodeURIComponent(state.room)}&format=${format}`,
+        { headers: { authorization: `Bearer ${key}` } },
+      );
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      const url = URL.createObjectURL(await response.blob());
+      const link = document.createElement("a");
+      link.href = url;
+      link.download = `chat-${state.room}.${
+        format === "json" ? "json" : "txt"
+      }`;
+      link.click();
+      setTimeout(() => URL.revokeObjectURL(url), 60_000);
+    } catch {
+      dispatch({ type: "notice", notice: { type: "notConnected" } });
+    }
+  }
 
   /**
    * Any stored copy settles an outbox entry, even under another identity: if
@@ -331,6 +396,7 @@ function main(): void {
       case "chat": {
         const m = message.message;
         if (
+          m.kind === undefined &&
           state.hidden && m.from.id !== state.you?.id &&
           mentionsYou(m.text, state.you?.name)
         ) {
@@ -350,6 +416,10 @@ function main(): void {
         break;
       case "error": {
         const ref = message.ref;
+        if (message.code === "moderator_key_invalid") {
+          // Revoked or mistyped: stop presenting it.
+          forgetModeratorKey(local);
+        }
 
         if (ref === undefined || !outbox.has(ref)) break;
         if (
@@ -385,6 +455,8 @@ function main(): void {
     hello() {
       const hello: HelloMessage = { type: "hello", room };
       if (resumeToken !== undefined) hello.resumeToken = resumeToken;
+      const moderatorKey = storedModeratorKey(local);
+      if (moderatorKey !== undefined) hello.moderatorKey = moderatorKey;
       if (state.epoch !== undefined) {
         hello.epoch = state.epoch;
         if (state.lastSeq !== undefined) hello.lastSeq = state.lastSeq;

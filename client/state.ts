@@ -54,6 +54,8 @@ export type Notice =
     readonly wanted: string;
     readonly name: string;
   }
+  /** Something needed the connection, which is down. */
+  | { readonly type: "notConnected" }
   /** A moderator acted on a member or on the room. */
   | {
     readonly type: "moderated";
@@ -193,7 +195,9 @@ export type AppEvent =
   /** An `older` request went out for messages before `before`. */
   | { readonly type: "olderRequested"; readonly before: number }
   /** Claiming the remembered name after a welcome was refused. */
-  | { readonly type: "nameClaimRefused"; readonly wanted: string };
+  | { readonly type: "nameClaimRefused"; readonly wanted: string }
+  /** A notice of the page's own (no server message behind it). */
+  | { readonly type: "notice"; readonly notice: Notice };
 
 export interface InitialStateOptions {
   room: string;
@@ -313,6 +317,8 @@ function reduceEvent(state: State, event: AppEvent): State {
       };
     case "olderRequested":
       return { ...state, olderPending: event.before };
+    case "notice":
+      return addNotice(state, event.notice);
     case "nameClaimRefused":
       return state.you === undefined ? state : addNotice(state, {
         type: "nameKept",

@@ -10,6 +10,7 @@
 
 import {
   countCodePoints,
+  EDIT_WINDOW_MS,
   isPrivateRoomName,
   MAX_NAME_CHARS,
   MAX_TEXT_CHARS,
@@ -42,6 +43,7 @@ import {
   type NoticeItem,
   ownKey,
   pendingEntries,
+  shownText,
   sortedMembers,
   type State,
 } from "./state.ts";
@@ -65,6 +67,14 @@ export interface ViewHandlers {
   takeBackMessage(id: string): string | undefined;
   /** The mention sound or notification was switched. */
   setAlerts(settings: AlertSettings): void;
+  /** Replaces the text of one's own message `seq`. */
+  edit(seq: number, text: string): void;
+  /** Deletes message `seq` (one's own, or anyone's for a moderator). */
+  deleteMessage(seq: number): void;
+  /** A moderator's action on a member (10 minutes) or on the room. */
+  moderate(action: "mute" | "kick" | "lock" | "unlock", userId?: string): void;
+  /** A moderator downloads the room's transcript. */
+  exportRoom(format: "text" | "json"): void;
 }
 
 export interface View {
@@ -179,6 +189,26 @@ export function createView(doc: Document, handlers: ViewHandlers): View {
   const renameInput = byId(doc, "rename-input", HTMLInputElement);
   const renameError = byId(doc, "rename-error", HTMLElement);
   const renameCancel = byId(doc, "rename-cancel", HTMLButtonElement);
+  const moderatorBadge = byId(doc, "moderator-badge", HTMLElement);
+  const lockedBadge = byId(doc, "locked-badge", HTMLElement);
+  const moderatorMenu = byId(doc, "moderator-menu", HTMLDetailsElement);
+  const lockButton = byId(doc, "lock-room", HTMLButtonElement);
+  const exportText = byId(doc, "export-text", HTMLButtonElement);
+  const exportJson = byId(doc, "export-json", HTMLButtonElement);
+  const editingBar = byId(doc, "editing-bar", HTMLElement);
+  const cancelEdit = byId(doc, "cancel-edit", HTMLButtonElement);
+  lockButton.addEventListener("click", () => {
+    moderatorMenu.open = false;
+    handlers.moderate(prev?.locked ? "unlock" : "lock");
+  });
+  exportText.addEventListener("click", () => {
+    moderatorMenu.open = false;
+    handlers.exportRoom("text");
+  });
+  exportJson.addEventListener("click", () => {
+    moderatorMenu.open = false;
+    handlers.exportRoom("json");
+  });
 
   // --- Controls -----------------------------------------------------------
 
@@ -201,9 +231,26 @@ export function createView(doc: Document, handlers: ViewHandlers): View {
     return !over;
   }
 
+  /** The message being edited in the composer, if any. */
+  let editingSeq: number | undefined;
+  function setEditing(seq: number | undefined, text = ""): void {
+    editingSeq = seq;
+    editingBar.hidden = seq === undefined;
+    composer.classList.toggle("editing", seq !== undefined);
+    input.value = text;
+    updateCount();
+    input.focus();
+  }
+  cancelEdit.addEventListener("click", () => setEditing(undefined));
+
   function submitComposer(): void {
     const text = input.value;
     if (text.trim() === "" || !updateCount()) return;
+    if (editingSeq !== undefined) {
+      handlers.edit(editingSeq, text);
+      setEditing(undefined);
+      return;
+    }
     handlers.send(text);
     input.value = "";
     updateCount();
@@ -280,6 +327,11 @@ export function createView(doc: Document, handlers: ViewHandlers): View {
         return;
       }
     }
+    if (event.key === "Escape" && editingSeq !== undefined) {
+      event.preventDefault();
+      setEditing(undefined);
+      return;
+    }
     // isComposing: Enter also confirms an IME candidate.
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
       event.preventDefault();
@@ -332,7 +384,33 @@ export function createView(doc: Document, handlers: ViewHandlers): View {
     const target = event.target;
     if (!(target instanceof Element)) return;
     const button = target.closest("button");
-    const id = button?.closest<HTMLElement>(".msg")?.dataset["clientId"];
+    const row = button?.closest<HTMLElement>(".msg");
+    const seq = Number(row?.dataset["seq"]);
+    if (button && row && Number.isSafeInteger(seq) && seq > 0) {
+      const author = row.dataset["author"];
+      if (button.classList.contains("msg-edit")) {
+        const item = prev?.items.find((i) =>
+          i.kind === "chat" && i.message.seq === seq
+        );
+        if (item?.kind === "chat") setEditing(seq, shownText(item));
+        return;
+      }
+      if (button.classList.contains("msg-delete")) {
+        if (doc.defaultView?.confirm(t(currentLang, "deleteConfirm"))) {
+          handlers.deleteMessage(seq);
+        }
+        return;
+      }
+      if (button.classList.contains("msg-mute") && author) {
+        handlers.moderate("mute", author);
+        return;
+      }
+      if (button.classList.contains("msg-kick") && author) {
+        handlers.moderate("kick", author);
+        return;
+      }
+    }
+    const id = row?.dataset["clientId"];
     if (!button || id === undefined) return;
     if (button.classList.contains("retry")) handlers.retryMessage(id);
     if (button.classList.contains("discard")) handlers.discardMessage(id);
@@ -459,6 +537,10 @@ export function createView(doc: Document, handlers: ViewHandlers): View {
       case "closed":
         text = connection.reason === "replaced"
           ? t(lang, "statusReplaced")
+          : connection.reason === "kicked"
+          ? t(lang, "statusKicked")
+          : connection.reason === "locked"
+          ? t(lang, "statusLocked")
           : t(lang, "statusStopped");
         break;
     }
@@ -526,22 +608,70 @@ export function createView(doc: Document, handlers: ViewHandlers): View {
 
   function fillChat(node: HTMLElement, item: ChatItem, state: State): void {
     const { lang } = state;
-    const { message, own } = item;
+    const { message, own, removal } = item;
     const you = state.you?.name;
-    node.className = own
-      ? "msg own"
-      : mentionsYou(message.text, you)
-      ? "msg mentions-you"
-      : "msg";
+    const text = shownText(item);
+    node.className =
+      (own ? "msg own" : mentionsYou(text, you) ? "msg mentions-you" : "msg") +
+      (removal ? " removed" : "");
     node.dataset["seq"] = String(message.seq);
+    node.dataset["author"] = message.from.id;
     if (own) node.dataset["clientId"] = message.clientId;
     else delete node.dataset["clientId"];
     const body = el("div", "body");
-    body.append(
-      meta(message.from.name, message.time, lang, item.sent ? "sent" : null),
-      textNode(message.text, memberNames(state)),
+    const top = meta(
+      message.from.name,
+      message.time,
+      lang,
+      item.sent ? "sent" : null,
     );
+    if (item.edit && !removal) {
+      top.append(" ", el("span", "edited", t(lang, "edited")));
+    }
+    body.append(
+      top,
+      removal
+        ? el(
+          "div",
+          "text removed-text",
+          t(lang, removal.moderator ? "messageRemoved" : "messageDeleted"),
+        )
+        : textNode(text, memberNames(state)),
+    );
+    const actions = removal ? null : messageActions(item, state);
+    if (actions) body.append(actions);
     node.replaceChildren(avatar(message.from.id, message.from.name), body);
+  }
+
+  /**
+   * What can be done to a message: its author edits it (for 15 minutes)
+   * and deletes it; a moderator deletes anyone's and mutes or removes its
+   * author. Buttons show on hover and keyboard focus.
+   */
+  function messageActions(item: ChatItem, state: State): HTMLElement | null {
+    const { lang } = state;
+    const buttons: HTMLButtonElement[] = [];
+    const button = (className: string, key: MessageKey, label: string) => {
+      const node = el("button", `link-button ${className}`, t(lang, key));
+      node.type = "button";
+      node.setAttribute("aria-label", label);
+      buttons.push(node);
+    };
+    const name = item.message.from.name;
+    if (item.own) {
+      if (state.now - item.message.time < EDIT_WINDOW_MS) {
+        button("msg-edit", "editMessage", t(lang, "editMessageLabel"));
+      }
+      button("msg-delete", "deleteMessage", t(lang, "deleteMessageLabel"));
+    } else if (state.moderator) {
+      button("msg-delete", "deleteMessage", t(lang, "deleteMessageLabel"));
+      button("msg-mute", "muteMember", t(lang, "muteMemberLabel", { name }));
+      button("msg-kick", "kickMember", t(lang, "kickMemberLabel", { name }));
+    }
+    if (buttons.length === 0) return null;
+    const row = el("div", "msg-actions");
+    row.append(...buttons);
+    return row;
   }
 
   function fillPending(
@@ -678,6 +808,28 @@ export function createView(doc: Document, handlers: ViewHandlers): View {
         text = t(lang, "gapMarker");
         className = "system gap-marker";
         break;
+      case "notConnected":
+        text = t(lang, "notConnected");
+        className = "system error";
+        break;
+      case "moderated": {
+        const vars = {
+          by: notice.by,
+          name: notice.name ?? "",
+          n: notice.minutes ?? "",
+        };
+        const key: MessageKey = {
+          mute: "mutedNotice",
+          unmute: "unmutedNotice",
+          kick: "kickedNotice",
+          unkick: "unkickedNotice",
+          lock: "lockedNotice",
+          unlock: "unlockedNotice",
+        }[notice.action] as MessageKey;
+        text = t(lang, key, vars);
+        className = "system moderation";
+        break;
+      }
     }
     node.className = className;
     const span = el("span", "text", text);
@@ -872,6 +1024,18 @@ export function createView(doc: Document, handlers: ViewHandlers): View {
       privateBadge.hidden = !isPrivateRoomName(state.room);
     }
     if (
+      langChanged || state.moderator !== prev?.moderator ||
+      state.locked !== prev.locked
+    ) {
+      moderatorBadge.hidden = !state.moderator;
+      moderatorMenu.hidden = !state.moderator;
+      lockedBadge.hidden = !state.locked;
+      lockButton.textContent = t(
+        state.lang,
+        state.locked ? "unlockRoom" : "lockRoom",
+      );
+    }
+    if (
       langChanged || state.members !== prev?.members || state.you !== prev.you
     ) {
       renderMembers(state);
@@ -879,6 +1043,7 @@ export function createView(doc: Document, handlers: ViewHandlers): View {
     if (
       langChanged || state.items !== prev?.items ||
       state.outbox !== prev.outbox || state.you !== prev.you ||
+      state.moderator !== prev.moderator ||
       // After midnight "Today" becomes "Yesterday".
       dayKey(state.now) !== dayKey(prev.now) ||
       // Back from away: the "New" line appears.
@@ -894,7 +1059,13 @@ export function createView(doc: Document, handlers: ViewHandlers): View {
         unseenBelow += newFromOthers(prev, state);
         showUnseen(state.lang);
       }
-      if (renderList(state, langChanged, state.you !== prev?.you)) {
+      if (
+        renderList(
+          state,
+          langChanged || state.moderator !== prev?.moderator,
+          state.you !== prev?.you,
+        )
+      ) {
         pinned = true;
       } else if (prepended) {
         list.scrollTop = list.scrollHeight - fromBottom;
