@@ -11,7 +11,6 @@ import {
   ENGLISH,
   type Page,
   send,
-  snapshot,
   waitFor,
   waitForConnection,
   waitForMessage,
