@@ -1,6 +1,8 @@
 /**
- * The chat core: connections, rooms, sessions and one handler per client
- * message type. No sockets, timers or files: the WebSocket edge calls
+ * The chat core: connections, rooms and sessions, and the dispatch of each
+ * client message to its handler (one module per message type in
+ * `handlers/`; `hello`, which makes sessions, is the hub's own). No
+ * sockets, timers or files: the WebSocket edge calls
  * `connect`/`receive`/`disconnect`, the entry point calls `sweep` on a timer,
  * and everything else goes through `Peer`, `ChatStore` and `Fanout`.
  */
@@ -10,45 +12,36 @@ import {
   type ChatMessage,
   type ClientMessage,
   CLOSE_CODES,
-  type DeleteMessage,
-  type EditMessage,
   type HelloMessage,
   HISTORY_FRAME_CHARS,
   HISTORY_ON_JOIN,
-  type Member,
   MEMBERS_PER_FRAME,
-  MEMBERS_PER_PAGE,
-  type MembersRequest,
-  type ModeratedEvent,
-  type ModerateMessage,
   normalizeRoomName,
-  OLDER_PER_PAGE,
-  type OlderRequest,
   PROTOCOL_VERSION,
   ProtocolError,
-  type RenameMessage,
-  type SendMessage,
   type ServerMessage,
   type WelcomeMessage,
 } from "../../protocol/messages.ts";
-import { nameSkeleton, normalizeName } from "../../protocol/names.ts";
+import { nameSkeleton } from "../../protocol/names.ts";
 import type { Fanout } from "../fanout/fanout.ts";
 import { ChatMetrics } from "../metrics.ts";
-import {
-  type ChatStore,
-  type MessageDraft,
-  STORE_RETRY_MS,
-  StoreUnavailableError,
-} from "../store/store.ts";
+import { type ChatStore, STORE_RETRY_MS } from "../store/store.ts";
 import type { Peer } from "./peer.ts";
 import { type Batching, memberOf, Room, type Session } from "./room.ts";
 import { type BucketRule, TokenBucket } from "./rate_limit.ts";
 import {
-  changeRefusal,
-  isLoopback,
-  type ModerationDecision,
-  RoomModeration,
-} from "./moderation.ts";
+  type ChatContext,
+  type Connection,
+  type Handler,
+  type SessionLimits,
+} from "./handlers/common.ts";
+import { handleSend } from "./handlers/send.ts";
+import { handleChange } from "./handlers/change.ts";
+import { handleModerate } from "./handlers/moderate.ts";
+import { handleRename } from "./handlers/rename.ts";
+import { handleTyping } from "./handlers/typing.ts";
+import { handleMembers, handleOlder } from "./handlers/pages.ts";
+import { isLoopback, RoomModeration } from "./moderation.ts";
 import type { ModeratorKeys } from "../moderator_key.ts";
 import { transcriptEntries, type TranscriptEntry } from "./transcript.ts";
 import { pickTemporaryName } from "./temp_names.ts";
@@ -116,42 +109,6 @@ export interface ClusterView {
   adopt(room: string, userId: string, dead: string): Promise<boolean>;
 }
 
-interface Connection {
-  peer: Peer;
-  connectedAt: number;
-  session: Session | null;
-  room: Room | null;
-  /** A hello is being answered: nothing else may start meanwhile. */
-  joining: boolean;
-  /**
-   * Messages that arrived while an earlier one was still being handled
-   * (a hello reading history); handled in order once it is done.
-   */
-  backlog: { message: ClientMessage; done: () => void }[];
-  busy: boolean;
-  /**
-   * Refusals left before the connection counts as abusive; made at the
-   * first refusal, since most connections never have one.
-   */
-  abuse: TokenBucket | null;
-  /** The hello carried a valid moderator key. */
-  moderator: boolean;
-}
-
-/** Per-user rate limits; kept across reconnects of the same session. */
-interface SessionLimits {
-  send: TokenBucket;
-  rename: TokenBucket;
-  memberPages: TokenBucket;
-  olderPages: TokenBucket;
-}
-
-/** A handler returns a promise when later messages must wait for it. */
-type Handler<T extends ClientMessage> = (
-  connection: Connection,
-  message: T,
-) => void | Promise<void>;
-
 /**
  * How long a welcome may wait for this instance to have delivered what its
  * history holds (pub/sub lag in a cluster) before the client is asked to
@@ -200,17 +157,6 @@ function defaultRandomHex(bytes: number): string {
 /** Tokens are stored and compared only as hashes. */
 export function hashToken(token: string): string {
   return createHash("sha256").update(token).digest("hex");
-}
-
-function ackFrame(message: ChatMessage): string {
-  return JSON.stringify(
-    {
-      type: "ack",
-      id: message.clientId,
-      seq: message.seq,
-      time: message.time,
-    } satisfies ServerMessage,
-  );
 }
 
 /** A run of history messages, and the same as a JSON array. */
@@ -290,17 +236,20 @@ export class Hub {
   #moderatorKeys: ModeratorKeys | null;
   /** Moderators' decisions by room name; outlives unloaded rooms. */
   #moderation = new Map<string, RoomModeration>();
+  /** One handler per client message type; `hello` is the hub's own. */
   #handlers: Handlers = {
-    hello: (c, m) => this.#hello(c, m),
-    send: (c, m) => this.#send(c, m),
-    edit: (c, m) => this.#change(c, m),
-    delete: (c, m) => this.#change(c, m),
-    moderate: (c, m) => this.#moderate(c, m),
-    rename: (c, m) => this.#rename(c, m),
-    typing: (c) => this.#typing(c),
-    members: (c, m) => this.#members(c, m),
-    older: (c, m) => this.#older(c, m),
+    hello: (_, c, m) => this.#hello(c, m),
+    send: handleSend,
+    edit: handleChange,
+    delete: handleChange,
+    moderate: handleModerate,
+    rename: handleRename,
+    typing: handleTyping,
+    members: handleMembers,
+    older: handleOlder,
   };
+  /** What the handlers may use of the hub. */
+  #context: ChatContext;
 
   constructor(options: HubOptions) {
     this.#store = options.store;
@@ -323,6 +272,15 @@ export class Hub {
     this.#instance = options.instance ?? this.#randomHex(8);
     this.#cluster = options.cluster ?? null;
     this.#moderatorKeys = options.moderatorKeys ?? null;
+    this.#context = {
+      store: this.#store,
+      metrics: this.metrics,
+      typingThrottleMs: this.#typingThrottleMs,
+      now: this.#now,
+      log: this.#log,
+      replyError: (peer, error, ref) => this.replyError(peer, error, ref),
+      limitsOf: (session) => this.#limitsOf(session),
+    };
     const windowMs = options.batchWindowMs ?? 0;
     this.#batching = windowMs > 0 && options.schedule
       ? {
@@ -405,7 +363,7 @@ export class Hub {
       // The mapped type pairs each handler with its message type; TypeScript
       // cannot follow that through an indexed call, hence the widening.
       const handler = this.#handlers[message.type] as Handler<ClientMessage>;
-      result = handler(connection, message);
+      result = handler(this.#context, connection, message);
     } catch (error) {
       this.#failed(connection, message, error);
       return Promise.resolve();
@@ -485,18 +443,6 @@ export class Hub {
       this.#limits.set(session, limits);
     }
     return limits;
-  }
-
-  /** Takes a token or throws `rate_limited` saying when to retry. */
-  #spend(bucket: TokenBucket, what: string): void {
-    const now = this.#now();
-    if (bucket.take(now)) return;
-    const waitMs = bucket.waitMs(now);
-    throw new ProtocolError(
-      "rate_limited",
-      `Too many ${what}; try again in ${Math.ceil(waitMs / 1000)} s`,
-      waitMs,
-    );
   }
 
   /** Sends an error to one peer; used for errors found before dispatch too. */
@@ -920,250 +866,6 @@ export class Hub {
     }
   }
 
-  #joined(connection: Connection): { session: Session; room: Room } {
-    const { session, room } = connection;
-    if (!session || !room || connection.joining) {
-      throw new ProtocolError(
-        "hello_required",
-        'Send a "hello" message before anything else',
-      );
-    }
-    return { session, room };
-  }
-
-  #send(connection: Connection, send: SendMessage): void | Promise<void> {
-    const { session, room } = this.#joined(connection);
-    this.#notMuted(session, room);
-    const bucket = this.#limitsOf(session).send;
-    if (!bucket.take(this.#now())) {
-      return this.#sendOverLimit(session, room, send);
-    }
-    // A message ends the typing notice on clients; let the next one through.
-    session.lastTypingAt = -Infinity;
-    this.#append(session, room, bucket, {
-      time: this.#now(),
-      from: memberOf(session),
-      clientId: send.id,
-      text: send.text,
-    });
-  }
-
-  /** Refuses with the time left while a moderator has this user muted. */
-  #notMuted(session: Session, room: Room): void {
-    const mutedMs = room.moderation.mutedFor(session.userId, this.#now());
-    if (mutedMs > 0) {
-      throw new ProtocolError(
-        "muted",
-        `A moderator muted you; you can write again in ${
-          Math.ceil(mutedMs / 60_000)
-        } min`,
-        mutedMs,
-      );
-    }
-  }
-
-  /**
-   * Stores a message, edit or deletion and acks it to its author, on the
-   * socket it has by then; a failure is reported with the request's id.
-   * The send token already taken is given back if nothing new was stored.
-   */
-  #append(
-    session: Session,
-    room: Room,
-    bucket: TokenBucket,
-    draft: MessageDraft,
-  ): void {
-    const send = { id: draft.clientId };
-    room.hold();
-    const metrics = this.metrics;
-    const receivedAt = performance.now();
-    // One `then` with both outcomes: this runs for every message.
-    room.log.append(draft).then(
-      ({ message, duplicate }) => {
-        room.release();
-        // Only new messages are charged: resends of stored ones cost nothing.
-        if (duplicate) bucket.giveBack();
-        else metrics.messagesStored++;
-        try {
-          // The author may have reconnected meanwhile: ack on its current
-          // socket. Nothing here may throw out of the handler (an unhandled
-          // rejection would end the process).
-          const peer = session.peer;
-          if (peer) {
-            peer.send(ackFrame(message));
-            metrics.acks++;
-            metrics.ackLatency.observe(performance.now() - receivedAt);
-          }
-        } catch (error) {
-          this.#log("warn", `acking a message failed: ${error}`);
-        }
-      },
-      (error: unknown) => {
-        room.release();
-        bucket.giveBack();
-        metrics.storeErrors++;
-        this.#log(
-          "warn",
-          `could not store a message in ${room.name}: ${error}`,
-        );
-        if (session.peer) {
-          this.replyError(
-            session.peer,
-            error instanceof StoreUnavailableError
-              ? new ProtocolError(
-                "store_unavailable",
-                "The message could not be stored right now; send it again later",
-                STORE_RETRY_MS,
-              )
-              : new ProtocolError("server_error", "The message was not stored"),
-            send.id,
-          );
-        }
-      },
-    );
-  }
-
-  /**
-   * Out of send tokens: a resend of a message already stored is still acked
-   * (it costs nothing); anything else is refused with the time to wait.
-   * Later messages of this connection wait for the look-up, to keep order.
-   */
-  async #sendOverLimit(
-    session: Session,
-    room: Room,
-    send: SendMessage,
-  ): Promise<void> {
-    const stored = await room.log.find(session.userId, send.id);
-    if (stored) {
-      session.peer?.send(ackFrame(stored));
-      return;
-    }
-    this.#spend(this.#limitsOf(session).send, "messages");
-  }
-
-  /**
-   * An edit or deletion of message `target`: checked against the stored
-   * message, then appended to the log as an entry of its own, acked like a
-   * send, and delivered to the room (and to every later reader) in order.
-   */
-  async #change(
-    connection: Connection,
-    request: EditMessage | DeleteMessage,
-  ): Promise<void> {
-    const { session, room } = this.#joined(connection);
-    if (request.type === "edit") this.#notMuted(session, room);
-    room.hold();
-    try {
-      // A resend of a change already stored is acked again, even if the
-      // edit window has passed meanwhile.
-      const stored = await room.log.find(session.userId, request.id);
-      if (stored) {
-        session.peer?.send(ackFrame(stored));
-        return;
-      }
-      const bucket = this.#limitsOf(session).send;
-      this.#spend(bucket, "messages");
-      const page = await room.log.readBefore(request.target + 1, 1);
-      const target = page.messages.find((m) => m.seq === request.target);
-      const own = target?.from.id === session.userId;
-      const refusal = changeRefusal({
-        kind: request.type,
-        target,
-        userId: session.userId,
-        moderator: connection.moderator,
-        now: this.#now(),
-      });
-      if (refusal) {
-        bucket.giveBack();
-        throw new ProtocolError(
-          refusal,
-          refusal === "not_found"
-            ? `There is no message ${request.target} to change`
-            : refusal === "edit_window_passed"
-            ? "Messages can be edited for 15 minutes after sending"
-            : "Only the author (or a moderator, to delete) may change this message",
-        );
-      }
-      const draft: MessageDraft = {
-        time: this.#now(),
-        from: memberOf(session),
-        clientId: request.id,
-        text: request.type === "edit" ? request.text : "",
-        kind: request.type,
-        target: request.target,
-      };
-      if (request.type === "delete" && !own) {
-        draft.moderator = true;
-        this.#log(
-          "warn",
-          `moderation: ${session.name} deleted message ${request.target} of ${target?.from.name} in ${room.name}`,
-        );
-      }
-      this.#append(session, room, bucket, draft);
-    } finally {
-      room.release();
-    }
-  }
-
-  /** A moderator's action on a member or on the room. */
-  #moderate(connection: Connection, request: ModerateMessage): void {
-    const { session, room } = this.#joined(connection);
-    if (!connection.moderator) {
-      throw new ProtocolError(
-        "not_allowed",
-        "Only moderators can do that; open the moderator link first",
-      );
-    }
-    const now = this.#now();
-    const decision: ModerationDecision = {
-      type: "moderation",
-      action: request.action,
-    };
-    let member: Member | undefined;
-    if (request.user !== undefined) {
-      if (request.user === session.userId) {
-        throw new ProtocolError(
-          "not_allowed",
-          "Moderators cannot do that to themselves",
-        );
-      }
-      const target = room.sessionOf(request.user);
-      if (!target && (request.action === "mute" || request.action === "kick")) {
-        throw new ProtocolError("not_found", "That person is not in this room");
-      }
-      member = target ? memberOf(target) : undefined;
-      decision.userId = request.user;
-      const address = target?.peer?.address;
-      if (
-        request.action === "kick" && address !== undefined &&
-        !isLoopback(address)
-      ) {
-        decision.address = address;
-      }
-    }
-    if (request.minutes !== undefined) {
-      decision.until = now + request.minutes * 60_000;
-    }
-    // Applied here at once, then by every instance (this one again,
-    // harmlessly) from the room's channel.
-    room.moderation.apply(decision);
-    room.publish(decision);
-    const notice: ModeratedEvent = {
-      type: "moderated",
-      action: request.action,
-      by: memberOf(session),
-    };
-    if (member) notice.member = member;
-    if (request.minutes !== undefined) notice.minutes = request.minutes;
-    room.publish(notice);
-    this.#log(
-      "warn",
-      `moderation: ${session.name} ${request.action}${
-        member ? ` ${member.name}` : ""
-      }${request.minutes ? ` for ${request.minutes} min` : ""} in ${room.name}`,
-    );
-  }
-
   /**
    * A temporary name nobody in the room holds, claimed in the store (which
    * in a cluster is what makes it unique across instances).
@@ -1184,106 +886,5 @@ export class Hub {
       // impossible; the last one is kept rather than failing the join.
       if (claimed === true || await claimed || attempt >= 5) return name;
     }
-  }
-
-  #rename(
-    connection: Connection,
-    rename: RenameMessage,
-  ): void | Promise<void> {
-    const { session, room } = this.#joined(connection);
-    const name = normalizeName(rename.name);
-    const taken = () =>
-      new ProtocolError("name_taken", `Name "${name}" is taken`);
-    const holder = room.holderOf(name);
-    if (holder && holder !== session) throw taken();
-    const bucket = this.#limitsOf(session).rename;
-    this.#spend(bucket, "renames");
-    // Announced only once stored: a restart must not take the name back.
-    const apply = async () => {
-      const from = session.name;
-      const fromSkeleton = session.skeleton;
-      room.rename(session, name);
-      try {
-        await this.#store.sessionsDurable();
-      } catch (error) {
-        this.#log("warn", `could not store a rename in ${room.name}: ${error}`);
-        if (session.name === name) {
-          room.rename(session, from);
-          // Best effort: at worst the old name stays free for others.
-          Promise.resolve(this.#store.claimName({
-            room: room.name,
-            userId: session.userId,
-            skeleton: fromSkeleton,
-            previous: nameSkeleton(name),
-          })).catch(() => {});
-        }
-        bucket.giveBack();
-        throw new ProtocolError(
-          "store_unavailable",
-          "The new name could not be saved right now; try again shortly",
-          STORE_RETRY_MS,
-        );
-      }
-      room.publish({ type: "renamed", id: session.userId, from, to: name });
-      this.#log("info", `renamed ${from} to ${name} in ${room.name}`);
-    };
-    const claimed = this.#store.claimName({
-      room: room.name,
-      userId: session.userId,
-      skeleton: nameSkeleton(name),
-      previous: session.skeleton,
-    });
-    if (claimed === true) return apply();
-    return claimed.then((ok) => {
-      if (!ok) {
-        bucket.giveBack();
-        throw taken();
-      }
-      return apply();
-    });
-  }
-
-  /** Older messages, for someone scrolling back through the history. */
-  async #older(connection: Connection, request: OlderRequest): Promise<void> {
-    const { session, room } = this.#joined(connection);
-    this.#spend(this.#limitsOf(session).olderPages, "history pages");
-    room.hold();
-    try {
-      const page = await room.log.readBefore(request.before, OLDER_PER_PAGE);
-      connection.peer.send(JSON.stringify(
-        {
-          type: "older",
-          epoch: page.epoch,
-          before: request.before,
-          messages: page.messages,
-          start: page.start,
-        } satisfies ServerMessage,
-      ));
-    } finally {
-      room.release();
-    }
-  }
-
-  /** A page of the member list, for someone scrolling through it. */
-  #members(connection: Connection, request: MembersRequest): void {
-    const { session, room } = this.#joined(connection);
-    this.#spend(this.#limitsOf(session).memberPages, "member list pages");
-    const page = room.listedPage(request.after, MEMBERS_PER_PAGE);
-    connection.peer.send(JSON.stringify(
-      {
-        type: "members",
-        members: page.members,
-        more: page.more,
-        next: page.next,
-      } satisfies ServerMessage,
-    ));
-  }
-
-  #typing(connection: Connection): void {
-    const { session, room } = this.#joined(connection);
-    const now = this.#now();
-    if (now - session.lastTypingAt < this.#typingThrottleMs) return;
-    session.lastTypingAt = now;
-    room.publish({ type: "typing", member: memberOf(session) });
   }
 }
