@@ -143,6 +143,9 @@ const EN = {
   unkickedNotice: "{by} let {name} back in",
   lockedNotice: "{by} locked the room: nobody new may join",
   unlockedNotice: "{by} unlocked the room",
+  clearedNotice: "{by} cleared the room's history",
+  clearRoom: "Clear history",
+  clearConfirm: "Delete every message of this room, for everyone?",
   statusKicked: "A moderator removed you from this room.",
   statusLocked: "This room is locked: nobody new may join right now.",
 };
@@ -282,6 +285,9 @@ const ES: Record<MessageKey, string> = {
   unkickedNotice: "{by} dejó volver a {name}",
   lockedNotice: "{by} cerró la sala: no puede entrar nadie nuevo",
   unlockedNotice: "{by} abrió la sala",
+  clearedNotice: "{by} vació el historial de la sala",
+  clearRoom: "Vaciar el historial",
+  clearConfirm: "¿Borrar todos los mensajes de esta sala, para todos?",
   statusKicked: "Un moderador te sacó de esta sala.",
   statusLocked: "Esta sala está cerrada: ahora no puede entrar nadie nuevo.",
 };

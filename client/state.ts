@@ -470,6 +470,19 @@ function reduceServer(
       return applyPresence(state, message);
     case "moderated": {
       const { action, by, member, minutes } = message;
+      if (action === "clear") {
+        // The history is gone: the next welcome brings the new, empty one
+        // (without a "missing messages" line: nothing is missing).
+        return addNotice({
+          ...state,
+          items: [],
+          epoch: undefined,
+          lastSeq: undefined,
+          pendingChanges: new Map(),
+          pagedIn: 0,
+          historyStart: true,
+        }, { type: "moderated", action, by: by.name });
+      }
       const locked = action === "lock"
         ? true
         : action === "unlock"

@@ -72,7 +72,10 @@ export interface ViewHandlers {
   /** Deletes message `seq` (one's own, or anyone's for a moderator). */
   deleteMessage(seq: number): void;
   /** A moderator's action on a member (10 minutes) or on the room. */
-  moderate(action: "mute" | "kick" | "lock" | "unlock", userId?: string): void;
+  moderate(
+    action: "mute" | "kick" | "lock" | "unlock" | "clear",
+    userId?: string,
+  ): void;
   /** A moderator downloads the room's transcript. */
   exportRoom(format: "text" | "json"): void;
 }
@@ -194,6 +197,13 @@ export function createView(doc: Document, handlers: ViewHandlers): View {
   const moderatorMenu = byId(doc, "moderator-menu", HTMLDetailsElement);
   const lockButton = byId(doc, "lock-room", HTMLButtonElement);
   const exportText = byId(doc, "export-text", HTMLButtonElement);
+  const clearButton = byId(doc, "clear-room", HTMLButtonElement);
+  clearButton.addEventListener("click", () => {
+    moderatorMenu.open = false;
+    if (doc.defaultView?.confirm(t(currentLang, "clearConfirm"))) {
+      handlers.moderate("clear");
+    }
+  });
   const exportJson = byId(doc, "export-json", HTMLButtonElement);
   const editingBar = byId(doc, "editing-bar", HTMLElement);
   const cancelEdit = byId(doc, "cancel-edit", HTMLButtonElement);
@@ -825,6 +835,7 @@ export function createView(doc: Document, handlers: ViewHandlers): View {
           unkick: "unkickedNotice",
           lock: "lockedNotice",
           unlock: "unlockedNotice",
+          clear: "clearedNotice",
         }[notice.action] as MessageKey;
         text = t(lang, key, vars);
         className = "system moderation";

@@ -265,6 +265,7 @@ export const MODERATION_ACTIONS = [
   "unkick",
   "lock",
   "unlock",
+  "clear",
 ] as const;
 export type ModerationAction = typeof MODERATION_ACTIONS[number];
 
@@ -722,7 +723,8 @@ export function validateClientMessage(data: unknown): ClientMessage {
         type,
         action: action as ModerationAction,
       };
-      const onMember = action !== "lock" && action !== "unlock";
+      const onMember = action !== "lock" && action !== "unlock" &&
+        action !== "clear";
       const user = stringField(data, "user", 64, true);
       if (onMember !== (user !== undefined)) {
         throw bad(

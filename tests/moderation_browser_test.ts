@@ -133,5 +133,21 @@ browserTest(
           /removed .* from the room for 10 min/.test(n)
         ),
     );
+
+    // Clear the history: Bea's page empties, says so, and reconnects into
+    // the new history without a "missing messages" line.
+    await mod.locator("#moderator-menu summary").click();
+    mod.once("dialog", (dialog) => void dialog.accept());
+    await mod.locator("#clear-room").click();
+    await waitFor(
+      bea,
+      "the cleared history",
+      (shown) =>
+        shown.connection === "open" &&
+        !shown.messages.some((m) => m.seq !== undefined) &&
+        shown.notices.some((n) => /cleared the room's history/.test(n)) &&
+        !shown.notices.some((n) => /missing/.test(n)),
+      10_000,
+    );
   },
 );

@@ -415,3 +415,42 @@ Deno.test("a moderator exports a room as text and JSON: every kept message in or
     await s.close();
   }
 });
+
+Deno.test("a moderator clears the history: members are told, resume into a new, empty epoch; newcomers see nothing old", async () => {
+  const s = server();
+  try {
+    const { client: ana, welcome } = await TestClient.join(s.wsUrl);
+    const { client: mod } = await TestClient.join(s.wsUrl, {
+      moderatorKey: KEY,
+    });
+    const seq = await say(ana, "m1", "something everyone should forget");
+    mod.send({ type: "moderate", action: "clear" });
+    const notice = await ana.next("moderated");
+    assert.equal(notice.action, "clear");
+    const closed = await ana.closed;
+    assert.equal(closed.code, CLOSE_CODES.goingAway);
+    const back = await TestClient.join(s.wsUrl, {
+      resumeToken: welcome.resumeToken,
+      epoch: welcome.epoch,
+      lastSeq: seq,
+    });
+    assert.notEqual(back.welcome.epoch, welcome.epoch);
+    assert.equal(back.welcome.you.id, welcome.you.id, "the same person");
+    assert.deepEqual(back.welcome.history, []);
+    // The same client id is a new message in the new history.
+    assert.equal(await say(back.client, "m1", "a fresh start"), 1);
+    const { welcome: newcomer, client: cy } = await TestClient.join(s.wsUrl);
+    assert.deepEqual(newcomer.history.map((m) => m.text), ["a fresh start"]);
+    const exported = await (await fetch(
+      `${s.url}/export?room=main&format=json`,
+      { headers: { authorization: `Bearer ${KEY}` } },
+    )).json();
+    assert.deepEqual(
+      exported.messages.map((m: { text: string }) => m.text),
+      ["a fresh start"],
+    );
+    await Promise.all([back.client.close(), cy.close(), mod.close()]);
+  } finally {
+    await s.close();
+  }
+});

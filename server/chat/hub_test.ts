@@ -217,6 +217,10 @@ class SlowLog implements RoomLog {
     return this.#inner.read(query);
   }
 
+  clear(): Promise<string> {
+    return this.#inner.clear();
+  }
+
   readAfter(afterSeq: number, limit: number): Promise<ChatMessage[]> {
     return this.#inner.readAfter(afterSeq, limit);
   }

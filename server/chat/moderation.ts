@@ -29,6 +29,8 @@ export interface ModerationDecision {
   address?: string;
   /** When a mute or kick ends, in milliseconds since the epoch. */
   until?: number;
+  /** For `clear`: the room's new epoch (its history starts again). */
+  epoch?: string;
 }
 
 export class RoomModeration {
@@ -47,6 +49,9 @@ export class RoomModeration {
         return;
       case "unlock":
         this.locked = false;
+        return;
+      case "clear":
+        // The room's history, not its people: `Room` starts the epoch.
         return;
       case "mute":
         if (userId !== undefined) this.#mutedUntil.set(userId, until);

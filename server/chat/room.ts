@@ -174,6 +174,9 @@ export class Room {
         // Every instance, this one included, applies the decision; a kick
         // closes the member's connection wherever it is.
         this.moderation.apply(event);
+        if (event.action === "clear" && event.epoch !== undefined) {
+          this.restartEpoch(event.epoch);
+        }
         const session = event.userId === undefined
           ? undefined
           : this.#sessions.get(event.userId);
@@ -202,6 +205,17 @@ export class Room {
         session.peer.close(CLOSE_CODES.goingAway, "History was reset");
       }
     }
+  }
+
+  /**
+   * A moderator cleared the history: what is batched goes out first (the
+   * notice saying so), then live clients are sent to resume into the new
+   * epoch. Nothing happens if delivery already follows it.
+   */
+  restartEpoch(epoch: string): void {
+    if (epoch === this.#epoch || this.#retired.has(epoch)) return;
+    this.flush();
+    this.#startEpoch(epoch, 0);
   }
 
   /** Reads what the room needs before its first welcome. */

@@ -32,6 +32,7 @@ import {
   APPEND,
   BEFORE,
   CLAIM_NAME,
+  CLEAR,
   FIND,
   READ,
   RELEASE_NAME,
@@ -308,6 +309,15 @@ export class RedisRoomLog implements RoomLog {
     const page = await this.after(epoch, afterSeq, limit);
     // The history was replaced between the two reads: nothing after.
     return page.epoch === epoch ? page.messages : [];
+  }
+
+  async clear(): Promise<string> {
+    const k = this.#keys;
+    return String(
+      await this.link.run(CLEAR, [k.meta, k.log, k.dedupe], [
+        this.#newEpoch(),
+      ]),
+    );
   }
 
   /** Messages after `afterSeq` (from 1 if the epoch changed). */

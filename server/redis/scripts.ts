@@ -132,6 +132,19 @@ return out
 `,
 };
 
+/**
+ * KEYS: meta, log, dedupe. ARGV: the new epoch. Empties the room's log and
+ * starts the new epoch from seq 0. Returns the epoch.
+ */
+export const CLEAR: Script = {
+  name: "clear",
+  source: `
+redis.call('DEL', KEYS[2], KEYS[3])
+redis.call('HSET', KEYS[1], 'epoch', ARGV[1], 'seq', 0)
+return ARGV[1]
+`,
+};
+
 /** KEYS: dedupe, log. ARGV: dedupe key. Returns the message JSON or nil. */
 export const FIND: Script = {
   name: "find",

@@ -24,7 +24,8 @@ import {
 export const DEFAULT_RETENTION = 10_000;
 
 class MemoryRoomLog implements RoomLog {
-  readonly epoch: string;
+  epoch: string;
+  #newEpoch: () => string;
   #messages: ChatMessage[] = [];
   /** Index into #messages of the oldest kept message (amortised pruning). */
   #start = 0;
@@ -33,8 +34,9 @@ class MemoryRoomLog implements RoomLog {
   #retention: number;
   #followers = new Followers();
 
-  constructor(epoch: string, retention: number) {
+  constructor(epoch: string, retention: number, newEpoch: () => string) {
     this.epoch = epoch;
+    this.#newEpoch = newEpoch;
     this.#retention = retention;
   }
 
@@ -88,6 +90,15 @@ class MemoryRoomLog implements RoomLog {
     const oldest = this.#messages[this.#start]?.seq ?? this.#lastSeq + 1;
     const from = this.#start + Math.max(0, afterSeq + 1 - oldest);
     return Promise.resolve(this.#messages.slice(from, from + limit));
+  }
+
+  clear(): Promise<string> {
+    this.epoch = this.#newEpoch();
+    this.#messages = [];
+    this.#start = 0;
+    this.#lastSeq = 0;
+    this.#byClientId.clear();
+    return Promise.resolve(this.epoch);
   }
 
   read(query: HistoryQuery): Promise<History> {
@@ -144,7 +155,11 @@ export class MemoryStore implements ChatStore {
   openRoom(room: string): RoomLog {
     let log = this.#rooms.get(room);
     if (!log) {
-      log = new MemoryRoomLog(this.#newEpoch(), this.#retention);
+      log = new MemoryRoomLog(
+        this.#newEpoch(),
+        this.#retention,
+        this.#newEpoch,
+      );
       this.#rooms.set(room, log);
     }
     return log;

@@ -139,7 +139,7 @@ type SessionWrite =
 
 class SqliteRoomLog implements RoomLog {
   readonly room: string;
-  readonly epoch: string;
+  epoch: string;
   /** Highest seq handed out so far (committed or in flight). */
   #lastSeq: number;
   /** Highest seq known to be in the database. */
@@ -270,6 +270,19 @@ class SqliteRoomLog implements RoomLog {
     return Promise.resolve(
       messages.filter((m) => m.seq <= this.committedSeq),
     );
+  }
+
+  clear(): Promise<string> {
+    try {
+      this.epoch = this.#store.clearRoom(this.room);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    this.#lastSeq = 0;
+    this.committedSeq = 0;
+    this.#recent = [];
+    this.oldestSeq = 1;
+    return Promise.resolve(this.epoch);
   }
 
   #readRecent(limit: number): ChatMessage[] {
@@ -762,6 +775,35 @@ export class SqliteStore implements ChatStore {
     if (this.#appends.length > 0 || this.#sessionWrites.length > 0) {
       this.#flush();
     }
+  }
+
+  /**
+   * Deletes a room's messages and gives it a new epoch, in one
+   * transaction, after committing what is queued (synchronously, so no
+   * append of the old history can slip in between). Returns the epoch.
+   */
+  clearRoom(room: string): string {
+    this.#flushNow();
+    if (this.#cannotWrite !== null) {
+      throw new StoreUnavailableError(this.#cannotWrite);
+    }
+    const epoch = this.#newEpoch();
+    try {
+      this.#db.exec("BEGIN IMMEDIATE");
+      this.#db.prepare("DELETE FROM messages WHERE room = ?").run(room);
+      this.#db.prepare(
+        "UPDATE rooms SET epoch = ?, last_seq = 0 WHERE name = ?",
+      ).run(epoch, room);
+      this.#db.exec("COMMIT");
+    } catch (error) {
+      try {
+        this.#db.exec("ROLLBACK");
+      } catch {
+        // Nothing was begun, or the failed COMMIT rolled back already.
+      }
+      throw this.#failedToWrite(error);
+    }
+    return epoch;
   }
 
   readRecent(room: string, limit: number): ChatMessage[] {

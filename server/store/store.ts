@@ -96,6 +96,13 @@ export interface RoomLog {
    * from its start to its end, a page at a time (an export).
    */
   readAfter(afterSeq: number, limit: number): Promise<ChatMessage[]>;
+  /**
+   * Removes every message of the room and starts a new epoch (seqs begin
+   * again at 1); resolves with it once durable. Appends not yet committed
+   * are refused (`StoreUnavailableError`: their authors send them again,
+   * into the new history). Followers hear nothing of the old epoch after.
+   */
+  clear(): Promise<string>;
   follow(follower: LogFollower): () => void;
 }
 

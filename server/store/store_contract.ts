@@ -143,6 +143,39 @@ export function describeStoreContract(
     if (opened.reopen) await reread(await opened.reopen());
   });
 
+  test("clear empties the room into a new epoch; seqs start again at 1", async (opened) => {
+    const log = opened.store.openRoom("main");
+    const other = opened.store.openRoom("other");
+    await appendAll(log, 3);
+    await other.append(draft(9));
+    const before = await log.read({ recent: 10 });
+    const epoch = await log.clear();
+    assert.notEqual(epoch, before.epoch);
+    const after = await log.read({ recent: 10 });
+    assert.equal(after.epoch, epoch);
+    assert.equal(after.lastSeq, 0);
+    assert.deepEqual(after.messages, []);
+    assert.equal(await log.find("u1", "c1"), undefined, "dedupe keys go too");
+    const { told } = await following(log);
+    const next = await log.append(draft(1));
+    assert.equal(next.duplicate, false, "an old client id is new again");
+    assert.equal(next.message.seq, 1);
+    assert.equal(next.epoch, epoch);
+    await eventually(() => told.length >= 1, "the new commit told");
+    assert.equal(told[0]?.epoch, epoch);
+    assert.deepEqual(
+      seqs((await other.read({ recent: 10 })).messages),
+      [1],
+      "other rooms keep theirs",
+    );
+    if (opened.reopen) {
+      const reopened = (await opened.reopen()).openRoom("main");
+      const kept = await reopened.read({ recent: 10 });
+      assert.equal(kept.epoch, epoch);
+      assert.deepEqual(seqs(kept.messages), [1]);
+    }
+  });
+
   test("readAfter pages from the start to the end of what is kept", async ({ store }) => {
     const log = store.openRoom("main");
     await appendAll(log, 7);

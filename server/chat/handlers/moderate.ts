@@ -1,6 +1,7 @@
 /**
- * `moderate`: a moderator mutes, kicks or lifts either for a member, or locks
- * or unlocks the room. Applied here and on every instance serving the room.
+ * `moderate`: a moderator mutes, kicks or lifts either for a member, locks
+ * or unlocks the room, or clears its history. Applied here and on every
+ * instance serving the room; the room is told with a `moderated` notice.
  */
 
 import {
@@ -9,7 +10,7 @@ import {
   type ModerateMessage,
   ProtocolError,
 } from "../../../protocol/messages.ts";
-import { memberOf } from "../room.ts";
+import { memberOf, type Room, type Session } from "../room.ts";
 import { isLoopback, type ModerationDecision } from "../moderation.ts";
 import { type ChatContext, type Connection, joined } from "./common.ts";
 
@@ -18,7 +19,7 @@ export function handleModerate(
   ctx: ChatContext,
   connection: Connection,
   request: ModerateMessage,
-): void {
+): void | Promise<void> {
   const { session, room } = joined(connection);
   if (!connection.moderator) {
     throw new ProtocolError(
@@ -26,6 +27,7 @@ export function handleModerate(
       "Only moderators can do that; open the moderator link first",
     );
   }
+  if (request.action === "clear") return clearHistory(ctx, session, room);
   const now = ctx.now();
   const decision: ModerationDecision = {
     type: "moderation",
@@ -56,10 +58,6 @@ export function handleModerate(
   if (request.minutes !== undefined) {
     decision.until = now + request.minutes * 60_000;
   }
-  // Applied here at once, then by every instance (this one again,
-  // harmlessly) from the room's channel.
-  room.moderation.apply(decision);
-  room.publish(decision);
   const notice: ModeratedEvent = {
     type: "moderated",
     action: request.action,
@@ -68,10 +66,35 @@ export function handleModerate(
   if (member) notice.member = member;
   if (request.minutes !== undefined) notice.minutes = request.minutes;
   room.publish(notice);
+  // Applied here at once, then by every instance (this one again,
+  // harmlessly) from the room's channel.
+  room.moderation.apply(decision);
+  room.publish(decision);
   ctx.log(
     "warn",
     `moderation: ${session.name} ${request.action}${
       member ? ` ${member.name}` : ""
     }${request.minutes ? ` for ${request.minutes} min` : ""} in ${room.name}`,
   );
+}
+
+/**
+ * Empties the room's log into a new epoch. The room hears the notice
+ * first; then every instance sends its live clients to resume, and they
+ * come back to the new, empty history (their unsent messages go there).
+ */
+async function clearHistory(
+  ctx: ChatContext,
+  session: Session,
+  room: Room,
+): Promise<void> {
+  room.hold();
+  try {
+    const epoch = await room.log.clear();
+    room.publish({ type: "moderated", action: "clear", by: memberOf(session) });
+    room.publish({ type: "moderation", action: "clear", epoch });
+    ctx.log("warn", `moderation: ${session.name} cleared ${room.name}`);
+  } finally {
+    room.release();
+  }
 }
