@@ -200,7 +200,13 @@ export class RedisRoomLog implements RoomLog {
   readonly room: string;
   readonly link: RedisLink;
   readonly channels: RoomChannels;
-  #keys: { meta: string; log: string; dedupe: string; channel: string };
+  #keys: {
+    meta: string;
+    log: string;
+    dedupe: string;
+    channel: string;
+    redacted: string;
+  };
   #retention: number;
   #newEpoch: () => string;
   #tail: LogTail;
@@ -222,6 +228,7 @@ export class RedisRoomLog implements RoomLog {
       log: channels.key(room, "log"),
       dedupe: channels.key(room, "dedupe"),
       channel: channels.channel(room),
+      redacted: channels.key(room, "redacted"),
     };
     this.#tail = new LogTail(this);
   }
@@ -239,11 +246,20 @@ export class RedisRoomLog implements RoomLog {
       moderator: draft.moderator,
     }).slice(1);
     const [epoch, duplicate, json] = asList(
-      await this.link.run(APPEND, [k.meta, k.log, k.dedupe, k.channel], [
+      await this.link.run(APPEND, [
+        k.meta,
+        k.log,
+        k.dedupe,
+        k.channel,
+        k.redacted,
+      ], [
         this.#newEpoch(),
         dedupeKey(draft.from.id, draft.clientId),
         rest,
         String(this.#retention),
+        draft.kind === "delete" && draft.target !== undefined
+          ? String(draft.target)
+          : "",
       ]),
     );
     return {
@@ -258,7 +274,7 @@ export class RedisRoomLog implements RoomLog {
     clientId: string,
   ): Promise<ChatMessage | undefined> {
     const k = this.#keys;
-    const json = await this.link.run(FIND, [k.dedupe, k.log], [
+    const json = await this.link.run(FIND, [k.dedupe, k.log, k.redacted], [
       dedupeKey(authorId, clientId),
     ]);
     return json ? parseMessage(json) : undefined;
@@ -273,7 +289,7 @@ export class RedisRoomLog implements RoomLog {
     const k = this.#keys;
     const resume = query.resume;
     const [epoch, lastSeq, recovered, ...messages] = asList(
-      await this.link.run(READ, [k.meta, k.log], [
+      await this.link.run(READ, [k.meta, k.log, k.redacted], [
         this.#newEpoch(),
         String(query.recent),
         resume?.epoch ?? "",
@@ -292,7 +308,7 @@ export class RedisRoomLog implements RoomLog {
   async readBefore(beforeSeq: number, limit: number): Promise<OlderPage> {
     const k = this.#keys;
     const [epoch, start, ...messages] = asList(
-      await this.link.run(BEFORE, [k.meta, k.log], [
+      await this.link.run(BEFORE, [k.meta, k.log, k.redacted], [
         String(Math.max(1, beforeSeq)),
         String(limit),
       ]),
@@ -314,7 +330,7 @@ export class RedisRoomLog implements RoomLog {
   async clear(): Promise<string> {
     const k = this.#keys;
     return String(
-      await this.link.run(CLEAR, [k.meta, k.log, k.dedupe], [
+      await this.link.run(CLEAR, [k.meta, k.log, k.dedupe, k.redacted], [
         this.#newEpoch(),
       ]),
     );
@@ -328,7 +344,7 @@ export class RedisRoomLog implements RoomLog {
   ): Promise<{ epoch: string; messages: ChatMessage[] }> {
     const k = this.#keys;
     const [current, ...messages] = asList(
-      await this.link.run(AFTER, [k.meta, k.log], [
+      await this.link.run(AFTER, [k.meta, k.log, k.redacted], [
         epoch,
         String(afterSeq),
         String(count),

@@ -51,6 +51,9 @@ class MemoryRoomLog implements RoomLog {
       });
     }
     const message: ChatMessage = { seq: ++this.#lastSeq, ...draft };
+    if (draft.kind === "delete" && draft.target !== undefined) {
+      this.#redact(draft.target);
+    }
     this.#messages.push(message);
     this.#byClientId.set(key, message);
     if (this.#messages.length - this.#start > this.#retention) {
@@ -67,6 +70,21 @@ class MemoryRoomLog implements RoomLog {
     }
     this.#followers.tell(this.epoch, [message]);
     return Promise.resolve({ message, epoch: this.epoch, duplicate: false });
+  }
+
+  /** A deleted message's text is gone from the store, not only hidden. */
+  #redact(seq: number): void {
+    const oldest = this.#messages[this.#start]?.seq;
+    if (oldest === undefined || seq < oldest) return;
+    const index = this.#start + (seq - oldest);
+    const stored = this.#messages[index];
+    if (stored?.seq !== seq) return;
+    const redacted = { ...stored, text: "" };
+    this.#messages[index] = redacted;
+    const key = dedupeKey(stored.from.id, stored.clientId);
+    if (this.#byClientId.get(key) === stored) {
+      this.#byClientId.set(key, redacted);
+    }
   }
 
   find(authorId: string, clientId: string): Promise<ChatMessage | undefined> {

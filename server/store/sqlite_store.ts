@@ -221,12 +221,25 @@ class SqliteRoomLog implements RoomLog {
 
   /** Called by the store once `messages` are durable. */
   committed(messages: ChatMessage[]): void {
-    for (const message of messages) this.#recent.push(message);
+    for (const message of messages) {
+      this.#recent.push(message);
+      if (message.kind === "delete" && message.target !== undefined) {
+        this.#redactCached(message.target);
+      }
+    }
     const last = messages.at(-1);
     if (last) this.committedSeq = last.seq;
     if (this.#recent.length > RECENT_CACHE * 2) {
       this.#recent = this.#recent.slice(-RECENT_CACHE);
     }
+  }
+
+  #redactCached(seq: number): void {
+    const first = this.#recent[0]?.seq;
+    if (first === undefined) return;
+    const index = seq - first;
+    const cached = this.#recent[index];
+    if (cached?.seq === seq) this.#recent[index] = { ...cached, text: "" };
   }
 
   /** Tells followers; called after the appends' promises are settled. */
@@ -377,6 +390,7 @@ export class SqliteStore implements ChatStore {
   #statements: {
     insertMessage: StatementSync;
     updateRoom: StatementSync;
+    redactMessage: StatementSync;
     insertRoom: StatementSync;
     selectRoom: StatementSync;
     selectRecent: StatementSync;
@@ -432,6 +446,9 @@ export class SqliteStore implements ChatStore {
         "INSERT INTO messages (room, seq, time, author_id, author_name, client_id, text, kind, target, moderator) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
       ),
       updateRoom: db.prepare("UPDATE rooms SET last_seq = ? WHERE name = ?"),
+      redactMessage: db.prepare(
+        "UPDATE messages SET text = '' WHERE room = ? AND seq = ?",
+      ),
       insertRoom: db.prepare(
         "INSERT INTO rooms (name, epoch, last_seq) VALUES (?, ?, 0)",
       ),
@@ -602,6 +619,10 @@ export class SqliteStore implements ChatStore {
             message.target ?? null,
             message.moderator ? 1 : null,
           );
+          // A deleted message's text leaves the database, not only the page.
+          if (message.kind === "delete" && message.target !== undefined) {
+            s.redactMessage.run(log.room, message.target);
+          }
           lastSeqs.set(log, message.seq);
         }
         for (const [log, seq] of lastSeqs) s.updateRoom.run(seq, log.room);

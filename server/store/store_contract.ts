@@ -143,6 +143,33 @@ export function describeStoreContract(
     if (opened.reopen) await reread(await opened.reopen());
   });
 
+  test("a deleted message's text is gone from every read, not only hidden", async (opened) => {
+    const log = opened.store.openRoom("main");
+    await appendAll(log, 3);
+    await log.append({
+      ...draft(4, "u1", "d1"),
+      text: "",
+      kind: "delete",
+      target: 2,
+    });
+    const check = async (room: RoomLog) => {
+      const texts = (messages: ChatMessage[]) => messages.map((m) => m.text);
+      const expected = ["text 1", "", "text 3", ""];
+      assert.deepEqual(
+        texts((await room.read({ recent: 10 })).messages),
+        expected,
+      );
+      assert.deepEqual(
+        texts((await room.readBefore(5, 10)).messages),
+        expected,
+      );
+      assert.deepEqual(texts(await room.readAfter(0, 10)), expected);
+      assert.equal((await room.find("u1", "c2"))?.text, "");
+    };
+    await check(log);
+    if (opened.reopen) await check((await opened.reopen()).openRoom("main"));
+  });
+
   test("clear empties the room into a new epoch; seqs start again at 1", async (opened) => {
     const log = opened.store.openRoom("main");
     const other = opened.store.openRoom("other");
