@@ -32,10 +32,10 @@ import {
   readItem,
   saveSession,
   type StorageLike,
-  tabId,
   writeItem,
 } from "./storage.ts";
 import { createView } from "./view.ts";
+import { loadIdentity, saveIdentity, uniqueTabId } from "./tabs.ts";
 import {
   forgetModeratorKey,
   keyFromHash,
@@ -92,7 +92,7 @@ function rememberLangForServer(lang: string): void {
   }
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const local = storageOr(() => localStorage);
   const session = storageOr(() => sessionStorage);
   const room = roomFromPath(location.pathname);
@@ -104,11 +104,21 @@ function main(): void {
     history.replaceState(null, "", location.pathname + location.search);
   }
   const record = loadSession(session, room);
-  let resumeToken = record.resumeToken;
-  const outbox = new Outbox(
-    local,
-    outboxKey(room, tabId(session, () => crypto.randomUUID())),
-  );
+  // Every tab of this browser is the same person in the room: the newest
+  // token any of them got is the one to resume with.
+  let resumeToken = loadIdentity(local, room)?.resumeToken ??
+    record.resumeToken;
+  const navigation = performance.getEntriesByType("navigation")[0];
+  const tab = await uniqueTabId({
+    storage: session,
+    makeId: () => crypto.randomUUID(),
+    channel: typeof BroadcastChannel === "function"
+      ? new BroadcastChannel("chat-tabs")
+      : null,
+    reloaded: navigation instanceof PerformanceNavigationTiming &&
+      navigation.type === "reload",
+  });
+  const outbox = new Outbox(local, outboxKey(room, tab));
 
   const storedLang = readItem(local, LANG_STORAGE_KEY);
   // A choice made before the server read cookies: tell it now.
@@ -368,6 +378,10 @@ function main(): void {
         // The server rotates the token; keep the newest (the previous one stays
         // valid only until this one is used).
         resumeToken = message.resumeToken;
+        saveIdentity(local, room, {
+          resumeToken: message.resumeToken,
+          youId: message.you.id,
+        });
         saveNow();
         // A name chosen earlier (another tab, before the resume window
         // ended) is claimed again; if it is taken, the temporary one stays.
@@ -453,7 +467,9 @@ function main(): void {
       location.protocol === "https:" ? "wss:" : "ws:"
     }//${location.host}/ws`,
     hello() {
-      const hello: HelloMessage = { type: "hello", room };
+      const hello: HelloMessage = { type: "hello", room, tab };
+      // Another tab may have resumed (and so rotated the token) since.
+      resumeToken = loadIdentity(local, room)?.resumeToken ?? resumeToken;
       if (resumeToken !== undefined) hello.resumeToken = resumeToken;
       const moderatorKey = storedModeratorKey(local);
       if (moderatorKey !== undefined) hello.moderatorKey = moderatorKey;
@@ -486,4 +502,4 @@ function main(): void {
   connection.start();
 }
 
-main();
+void main();

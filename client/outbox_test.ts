@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Outbox, outboxKey } from "./outbox.ts";
-import { loadSession, MemoryStorage, saveSession, tabId } from "./storage.ts";
+import { loadSession, MemoryStorage, saveSession } from "./storage.ts";
 
 const KEY = outboxKey("main", "tab-1");
 
@@ -126,13 +126,4 @@ Deno.test("session records round-trip and drop lastSeq without an epoch", () => 
   assert.deepEqual(loadSession(storage, "other"), { messages: [] });
   storage.setItem("chat.session.main", JSON.stringify({ lastSeq: 3 }));
   assert.deepEqual(loadSession(storage, "main"), { messages: [] });
-});
-
-Deno.test("tabId is created once per tab and then reused", () => {
-  const storage = new MemoryStorage();
-  let n = 0;
-  const make = () => `id-${++n}`;
-  assert.equal(tabId(storage, make), "id-1");
-  assert.equal(tabId(storage, make), "id-1");
-  assert.equal(tabId(new MemoryStorage(), make), "id-2");
 });

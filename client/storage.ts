@@ -123,13 +123,3 @@ export function saveSession(
     }),
   );
 }
-
-/** A random id for this tab, kept in sessionStorage so reloads keep it. */
-export function tabId(storage: StorageLike, makeId: () => string): string {
-  const key = "chat.tab";
-  const existing = readItem(storage, key);
-  if (existing !== null && /^[\w-]{1,64}$/.test(existing)) return existing;
-  const id = makeId();
-  writeItem(storage, key, id);
-  return id;
-}

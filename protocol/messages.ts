@@ -201,6 +201,12 @@ export interface HelloMessage {
   epoch?: string;
   /** A moderator key from the moderator link: act as a moderator. */
   moderatorKey?: string;
+  /**
+   * This browser tab's id (random, kept across its reloads). A resume of a
+   * connected session from another tab joins it as one more connection of
+   * the same person instead of replacing the first.
+   */
+  tab?: string;
 }
 
 export interface SendMessage {
@@ -542,7 +548,15 @@ function onlyKeys(fields: Fields, allowed: readonly string[]): void {
 }
 
 const CLIENT_FIELDS: Record<ClientMessage["type"], readonly string[]> = {
-  hello: ["type", "room", "resumeToken", "lastSeq", "epoch", "moderatorKey"],
+  hello: [
+    "type",
+    "room",
+    "resumeToken",
+    "lastSeq",
+    "epoch",
+    "moderatorKey",
+    "tab",
+  ],
   edit: ["type", "id", "target", "text"],
   delete: ["type", "id", "target"],
   moderate: ["type", "action", "user", "minutes"],
@@ -694,6 +708,8 @@ export function validateClientMessage(data: unknown): ClientMessage {
         true,
       );
       if (key !== undefined) hello.moderatorKey = key;
+      const tab = stringField(data, "tab", MAX_CLIENT_ID_CHARS, true);
+      if (tab !== undefined) hello.tab = tab;
       return hello;
     }
     case "send": {

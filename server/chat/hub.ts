@@ -27,7 +27,7 @@ import type { Fanout } from "../fanout/fanout.ts";
 import { ChatMetrics } from "../metrics.ts";
 import { type ChatStore, STORE_RETRY_MS } from "../store/store.ts";
 import type { Peer } from "./peer.ts";
-import { type Batching, memberOf, Room, type Session } from "./room.ts";
+import { type Batching, holds, memberOf, Room, type Session } from "./room.ts";
 import { type BucketRule, TokenBucket } from "./rate_limit.ts";
 import {
   type ChatContext,
@@ -334,6 +334,7 @@ export class Hub {
       busy: false,
       abuse: null,
       moderator: false,
+      tab: null,
     });
   }
 
@@ -467,7 +468,18 @@ export class Hub {
     this.#connections.delete(peerId);
     for (const waiting of connection.backlog.splice(0)) waiting.done();
     const { session, room } = connection;
-    if (!session || !room || session.peer !== connection.peer) return;
+    if (!session || !room) return;
+    // Another tab of the same person closed: the person is still here.
+    if (session.companions.delete(connection.peer)) return;
+    if (session.peer !== connection.peer) return;
+    const [next, live] = session.companions.entries().next().value ?? [];
+    if (next !== undefined) {
+      // The session's own connection went, a tab of it stays: it takes over.
+      session.companions.delete(next);
+      session.peer = next;
+      session.live = live ?? false;
+      return;
+    }
     session.peer = null;
     session.live = false;
     session.disconnectedAt = this.#now();
@@ -644,6 +656,7 @@ export class Hub {
     hello: HelloMessage,
   ): Promise<void> {
     if (!this.#connections.has(connection.peer.id)) return;
+    connection.tab = hello.tab ?? null;
     const token = this.#randomHex(32);
     const now = this.#now();
     const usedHash = hello.resumeToken === undefined
@@ -668,7 +681,14 @@ export class Hub {
     // the same token finds it owned by this one.
     let session: Session;
     let announceJoin: boolean;
-    if (previous && resumable) {
+    if (
+      previous && resumable && this.#companionOf(previous, connection, hello)
+    ) {
+      // Another tab of the same browser: the same person, one more socket.
+      session = previous;
+      announceJoin = false;
+      room.rotateToken(session, usedHash ?? "", hashToken(token));
+    } else if (previous && resumable) {
       session = previous;
       if (session.peer) {
         // The same session on a new socket (a half-open old one, or a
@@ -695,6 +715,7 @@ export class Hub {
         tokenHash: hashToken(token),
         previousTokenHash: null,
         peer: connection.peer,
+        companions: new Map(),
         live: false,
         owner: this.#instance,
         connectedElsewhere: false,
@@ -731,10 +752,11 @@ export class Hub {
       history.lastSeq,
       this.#now(),
     );
-    if (session.peer !== connection.peer) return; // gone or replaced meanwhile
+    // Gone or replaced meanwhile.
+    if (!holds(session, connection.peer)) return;
 
     const catchUp = delivered
-      ? room.goLive(session, history.epoch, history.lastSeq)
+      ? room.goLive(session, history.epoch, history.lastSeq, connection.peer)
       : null;
     const [firstHistory, ...laterHistory] = sliceHistory(history.messages);
     // The first page only: the rest is read on demand, so a join costs one
@@ -785,6 +807,32 @@ export class Hub {
       "info",
       `${resumed ? "resumed" : "joined"} ${session.name} in ${room.name}`,
     );
+  }
+
+  /**
+   * Whether this hello is another tab of a person connected here: it names
+   * its tab, and no connection of the session is that tab's (the same tab
+   * again means its old socket is dead: it is replaced, as before). A tab's
+   * stale socket among the companions is closed first.
+   */
+  #companionOf(
+    session: Session,
+    connection: Connection,
+    hello: HelloMessage,
+  ): boolean {
+    const tab = hello.tab;
+    if (tab === undefined || session.peer === null) return false;
+    const tabOf = (peer: Peer) => this.#connections.get(peer.id)?.tab;
+    if (tabOf(session.peer) === tab) return false;
+    for (const companion of [...session.companions.keys()]) {
+      if (tabOf(companion) !== tab) continue;
+      session.companions.delete(companion);
+      const old = this.#connections.get(companion.id);
+      if (old) old.session = null;
+      companion.close(CLOSE_CODES.replaced, "Session resumed elsewhere");
+    }
+    session.companions.set(connection.peer, false);
+    return true;
   }
 
   /**
@@ -845,8 +893,11 @@ export class Hub {
       return true;
     } catch (error) {
       this.#log("warn", `could not store a session in ${room.name}: ${error}`);
-      if (session.peer !== connection.peer) return false;
-      if (isNew) {
+      if (!holds(session, connection.peer)) return false;
+      if (session.companions.delete(connection.peer)) {
+        connection.session = null;
+        connection.room = null;
+      } else if (isNew) {
         connection.session = null;
         connection.room = null;
         room.remove(session);

@@ -51,6 +51,12 @@ export interface Session {
   /** The connection here that owns the session, if any. */
   peer: Peer | null;
   /**
+   * The same person's other connections here (more tabs of one browser),
+   * each true once welcomed: they get the room's events like `peer` does,
+   * and the person leaves only when none of them is left.
+   */
+  companions: Map<Peer, boolean>;
+  /**
    * The instance that last had the session connected: it alone announces
    * the leave. Always this instance without a cluster.
    */
@@ -70,6 +76,18 @@ export interface Session {
 
 export function memberOf(session: Session): Member {
   return { id: session.userId, name: session.name };
+}
+
+/** Every connection of this person here: the session's, then its tabs'. */
+export function peersOf(session: Session): Peer[] {
+  const peers = session.peer ? [session.peer] : [];
+  for (const companion of session.companions.keys()) peers.push(companion);
+  return peers;
+}
+
+/** Whether `peer` is one of this person's connections here. */
+export function holds(session: Session, peer: Peer): boolean {
+  return session.peer === peer || session.companions.has(peer);
 }
 
 export class Room {
@@ -137,6 +155,12 @@ export class Room {
         session.peer.send(frame);
         sent++;
       }
+      if (session.companions.size === 0) continue;
+      for (const [companion, live] of session.companions) {
+        if (!live) continue;
+        companion.send(frame);
+        sent++;
+      }
     }
     const metrics = this.#metrics;
     metrics.frames += sent;
@@ -180,8 +204,10 @@ export class Room {
         const session = event.userId === undefined
           ? undefined
           : this.#sessions.get(event.userId);
-        if (event.action === "kick" && session?.peer) {
-          session.peer.close(CLOSE_CODES.kicked, "Kicked by a moderator");
+        if (event.action === "kick" && session) {
+          for (const peer of peersOf(session)) {
+            peer.close(CLOSE_CODES.kicked, "Kicked by a moderator");
+          }
         }
         return;
       }
@@ -203,6 +229,9 @@ export class Room {
     for (const session of this.#sessions.values()) {
       if (session.live && session.peer) {
         session.peer.close(CLOSE_CODES.goingAway, "History was reset");
+      }
+      for (const [companion, live] of session.companions) {
+        if (live) companion.close(CLOSE_CODES.goingAway, "History was reset");
       }
     }
   }
@@ -249,6 +278,7 @@ export class Room {
         tokenHash: state.tokenHash,
         previousTokenHash: state.previousTokenHash,
         peer: null,
+        companions: new Map(),
         live: false,
         owner: instance,
         connectedElsewhere: state.connected,
@@ -267,11 +297,15 @@ export class Room {
       return;
     }
     if (state.connected && known.peer) {
-      // Resumed on another instance: the newest connection wins.
-      const peer = known.peer;
+      // Resumed on another instance: the newest connection wins (tabs on
+      // two instances are not one person's companions: see PROTOCOL.md).
+      const peers = peersOf(known);
       known.peer = null;
       known.live = false;
-      peer.close(CLOSE_CODES.replaced, "Session resumed elsewhere");
+      known.companions.clear();
+      for (const peer of peers) {
+        peer.close(CLOSE_CODES.replaced, "Session resumed elsewhere");
+      }
     }
     for (const old of [known.tokenHash, known.previousTokenHash]) {
       if (old) this.#byTokenHash.delete(old);
@@ -328,6 +362,7 @@ export class Room {
         tokenHash: record.tokenHash,
         previousTokenHash: null,
         peer: null,
+        companions: new Map(),
         live: false,
         owner: record.owner ?? this.instance,
         connectedElsewhere: elsewhere,
@@ -511,9 +546,12 @@ export class Room {
     session: Session,
     epoch: string,
     historySeq: number,
+    peer: Peer | null = session.peer,
   ): ChatMessage[] | null {
     this.#delivery.flush();
-    session.live = true;
+    if (peer !== null && peer !== session.peer) {
+      session.companions.set(peer, true);
+    } else session.live = true;
     if (epoch !== this.#epoch) return null;
     if (historySeq >= this.#deliveredSeq) return [];
     const first = this.#delivered[0];

@@ -39,7 +39,7 @@ export async function handleChange(
     // edit window has passed meanwhile.
     const stored = await room.log.find(session.userId, request.id);
     if (stored) {
-      session.peer?.send(ackFrame(stored));
+      connection.peer.send(ackFrame(stored));
       return;
     }
     const bucket = ctx.limitsOf(session).send;
@@ -80,7 +80,7 @@ export async function handleChange(
         `moderation: ${session.name} deleted message ${request.target} of ${target?.from.name} in ${room.name}`,
       );
     }
-    appendAndAck(ctx, session, room, bucket, draft);
+    appendAndAck(ctx, session, room, bucket, draft, connection.peer);
   } finally {
     room.release();
   }

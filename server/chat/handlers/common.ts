@@ -21,7 +21,7 @@ import {
 } from "../../store/store.ts";
 import type { Peer } from "../peer.ts";
 import type { TokenBucket } from "../rate_limit.ts";
-import type { Room, Session } from "../room.ts";
+import { holds, peersOf, type Room, type Session } from "../room.ts";
 
 /** A socket as the hub tracks it, from its opening to its end. */
 export interface Connection {
@@ -44,6 +44,8 @@ export interface Connection {
   abuse: TokenBucket | null;
   /** The hello carried a valid moderator key. */
   moderator: boolean;
+  /** The browser tab the hello named (`hello.tab`), if it did. */
+  tab: string | null;
 }
 
 /** Per-user rate limits; kept across reconnects of the same session. */
@@ -140,6 +142,7 @@ export function appendAndAck(
   room: Room,
   bucket: TokenBucket,
   draft: MessageDraft,
+  origin: Peer,
 ): void {
   const send = { id: draft.clientId };
   room.hold();
@@ -154,11 +157,15 @@ export function appendAndAck(
       else metrics.messagesStored++;
       try {
         // The author may have reconnected meanwhile: ack on its current
-        // socket. Nothing here may throw out of the handler (an unhandled
-        // rejection would end the process).
-        const peer = session.peer;
-        if (peer) {
-          peer.send(ackFrame(message));
+        // sockets (every tab: the one that sent it settles its outbox, the
+        // others ignore an id they do not hold). Nothing here may throw out
+        // of the handler (an unhandled rejection would end the process).
+        const peers = session.peer && session.companions.size === 0
+          ? [session.peer]
+          : peersOf(session);
+        if (peers.length > 0) {
+          const frame = ackFrame(message);
+          for (const peer of peers) peer.send(frame);
           metrics.acks++;
           metrics.ackLatency.observe(performance.now() - receivedAt);
         }
@@ -174,9 +181,11 @@ export function appendAndAck(
         "warn",
         `could not store a message in ${room.name}: ${error}`,
       );
-      if (session.peer) {
+      // To the tab that sent it, if still here; else to the person's socket.
+      const peer = holds(session, origin) ? origin : session.peer;
+      if (peer) {
         ctx.replyError(
-          session.peer,
+          peer,
           error instanceof StoreUnavailableError
             ? new ProtocolError(
               "store_unavailable",

@@ -24,7 +24,7 @@ export function handleSend(
   notMuted(ctx, session, room);
   const bucket = ctx.limitsOf(session).send;
   if (!bucket.take(ctx.now())) {
-    return sendOverLimit(ctx, session, room, send);
+    return sendOverLimit(ctx, connection, send);
   }
   // A message ends the typing notice on clients; let the next one through.
   session.lastTypingAt = -Infinity;
@@ -33,7 +33,7 @@ export function handleSend(
     from: memberOf(session),
     clientId: send.id,
     text: send.text,
-  });
+  }, connection.peer);
 }
 
 /**
@@ -43,13 +43,13 @@ export function handleSend(
  */
 async function sendOverLimit(
   ctx: ChatContext,
-  session: Session,
-  room: Room,
+  connection: Connection,
   send: SendMessage,
 ): Promise<void> {
+  const { session, room } = joined(connection);
   const stored = await room.log.find(session.userId, send.id);
   if (stored) {
-    session.peer?.send(ackFrame(stored));
+    connection.peer.send(ackFrame(stored));
     return;
   }
   spend(ctx, ctx.limitsOf(session).send, "messages");
