@@ -21,6 +21,7 @@ import {
   type State,
 } from "./state.ts";
 import { keyFromHash } from "./moderator.ts";
+import { welcomeWith } from "./testing.ts";
 
 const ANA: Member = { id: "u-ana", name: "Ana" };
 const BEA: Member = { id: "u-bea", name: "Bea" };
@@ -52,21 +53,7 @@ function removal(seq: number, target: number, moderator = false): ChatMessage {
 }
 
 function welcome(history: ChatMessage[]): WelcomeMessage {
-  return {
-    type: "welcome",
-    protocol: 2,
-    room: "main",
-    epoch: "e1",
-    you: ANA,
-    resumeToken: "t".repeat(32),
-    resumed: false,
-    recovered: false,
-    history,
-    members: [ANA, BEA],
-    moreHistory: false,
-    moreMembers: false,
-    typingTimeoutMs: 4000,
-  };
+  return welcomeWith({ you: ANA, members: [ANA, BEA], history });
 }
 
 const server = (message: ServerMessage): AppEvent => ({

@@ -6,6 +6,7 @@ import type {
   WelcomeMessage,
 } from "../protocol/messages.ts";
 import type { OutboxEntry } from "./outbox.ts";
+import { welcomeWith } from "./testing.ts";
 import {
   type AppEvent,
   chatMessages,
@@ -29,22 +30,7 @@ function msg(
 }
 
 function welcome(overrides: Partial<WelcomeMessage> = {}): WelcomeMessage {
-  return {
-    type: "welcome",
-    protocol: 2,
-    room: "main",
-    epoch: "e1",
-    you: ANA,
-    resumeToken: "t".repeat(32),
-    resumed: false,
-    recovered: false,
-    history: [],
-    members: [ANA, BEA],
-    moreHistory: false,
-    moreMembers: false,
-    typingTimeoutMs: 4000,
-    ...overrides,
-  };
+  return welcomeWith({ you: ANA, members: [ANA, BEA], ...overrides });
 }
 
 function server(message: ServerMessage, now = 0): AppEvent {

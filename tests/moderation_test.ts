@@ -18,6 +18,13 @@ function server(now?: () => number) {
   });
 }
 
+/** A moderator and a member in the room, each with their welcome. */
+async function modAndMember(s: ReturnType<typeof server>) {
+  const mod = await TestClient.join(s.wsUrl, { moderatorKey: KEY });
+  const member = await TestClient.join(s.wsUrl);
+  return { mod: mod.client, member: member.client, welcome: member.welcome };
+}
+
 /** Sends a message and resolves with its seq once acked. */
 async function say(client: TestClient, id: string, text: string) {
   client.send({ type: "send", id, text });
@@ -187,10 +194,7 @@ Deno.test("a moderator key makes a moderator; a forged, empty or old one does no
 Deno.test("a muted member is refused with the time left until unmuted; the room is told", async () => {
   const s = server();
   try {
-    const { client: mod } = await TestClient.join(s.wsUrl, {
-      moderatorKey: KEY,
-    });
-    const { client: ana, welcome } = await TestClient.join(s.wsUrl);
+    const { mod, member: ana, welcome } = await modAndMember(s);
     mod.send({
       type: "moderate",
       action: "mute",
@@ -222,10 +226,7 @@ Deno.test("a kicked member is closed and kept out, token or not, until the time 
   let now = Date.UTC(2026, 0, 1);
   const s = server(() => now);
   try {
-    const { client: mod } = await TestClient.join(s.wsUrl, {
-      moderatorKey: KEY,
-    });
-    const { client: ana, welcome } = await TestClient.join(s.wsUrl);
+    const { mod, member: ana, welcome } = await modAndMember(s);
     mod.send({
       type: "moderate",
       action: "kick",
@@ -268,10 +269,7 @@ Deno.test("a kicked member is closed and kept out, token or not, until the time 
 Deno.test("a locked room takes nobody new, keeps its members, lets moderators in", async () => {
   const s = server();
   try {
-    const { client: mod } = await TestClient.join(s.wsUrl, {
-      moderatorKey: KEY,
-    });
-    const { client: ana, welcome } = await TestClient.join(s.wsUrl);
+    const { mod, member: ana, welcome } = await modAndMember(s);
     mod.send({ type: "moderate", action: "lock" });
     assert.equal((await ana.next("moderated")).action, "lock");
     const stranger = await TestClient.open(s.wsUrl);
