@@ -303,10 +303,8 @@ async function main(): Promise<void> {
     },
     moderate(action, userId) {
       const request: ModerateMessage = { type: "moderate", action };
-      if (userId !== undefined) {
-        request.user = userId;
-        request.minutes = 10;
-      }
+      if (userId !== undefined) request.user = userId;
+      if (action === "mute" || action === "kick") request.minutes = 10;
       if (!connection.send(request)) {
         dispatch({ type: "notice", notice: { type: "notConnected" } });
       }

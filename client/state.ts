@@ -62,6 +62,8 @@ export type Notice =
     readonly action: ModerationAction;
     readonly by: string;
     readonly name?: string;
+    /** The member's id, so a moderator can lift a mute or kick from here. */
+    readonly userId?: string;
     readonly minutes?: number;
   };
 
@@ -492,7 +494,7 @@ function reduceServer(
         type: "moderated",
         action,
         by: by.name,
-        ...(member ? { name: member.name } : {}),
+        ...(member ? { name: member.name, userId: member.id } : {}),
         ...(minutes === undefined ? {} : { minutes }),
       });
     }

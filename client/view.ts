@@ -73,7 +73,7 @@ export interface ViewHandlers {
   deleteMessage(seq: number): void;
   /** A moderator's action on a member (10 minutes) or on the room. */
   moderate(
-    action: "mute" | "kick" | "lock" | "unlock" | "clear",
+    action: "mute" | "unmute" | "kick" | "unkick" | "lock" | "unlock" | "clear",
     userId?: string,
   ): void;
   /** A moderator downloads the room's transcript. */
@@ -394,6 +394,14 @@ export function createView(doc: Document, handlers: ViewHandlers): View {
     const target = event.target;
     if (!(target instanceof Element)) return;
     const button = target.closest("button");
+    if (button?.classList.contains("notice-lift")) {
+      const { user, action } = button.dataset;
+      if (user && (action === "unmute" || action === "unkick")) {
+        handlers.moderate(action, user);
+        button.disabled = true;
+      }
+      return;
+    }
     const row = button?.closest<HTMLElement>(".msg");
     const seq = Number(row?.dataset["seq"]);
     if (button && row && Number.isSafeInteger(seq) && seq > 0) {
@@ -772,7 +780,8 @@ export function createView(doc: Document, handlers: ViewHandlers): View {
     return node;
   }
 
-  function fillNotice(node: HTMLElement, item: NoticeItem, lang: Lang): void {
+  function fillNotice(node: HTMLElement, item: NoticeItem, state: State): void {
+    const { lang } = state;
     const notice = item.notice;
     delete node.dataset["seq"];
     delete node.dataset["clientId"];
@@ -846,12 +855,28 @@ export function createView(doc: Document, handlers: ViewHandlers): View {
     const span = el("span", "text", text);
     span.dir = "auto";
     node.replaceChildren(span);
+    // A moderator lifts a mute or a kick from its notice.
+    if (
+      state.moderator && notice.type === "moderated" &&
+      notice.userId !== undefined &&
+      (notice.action === "mute" || notice.action === "kick")
+    ) {
+      const lift = el(
+        "button",
+        "link-button notice-lift",
+        t(lang, notice.action === "mute" ? "liftMute" : "liftKick"),
+      );
+      lift.type = "button";
+      lift.dataset["user"] = notice.userId;
+      lift.dataset["action"] = notice.action === "mute" ? "unmute" : "unkick";
+      node.append(" ", lift);
+    }
   }
 
   function fill(node: HTMLElement, row: Row, state: State): void {
     if (row.kind === "pending") fillPending(node, row.entry, state);
     else if (row.item.kind === "chat") fillChat(node, row.item, state);
-    else fillNotice(node, row.item, state.lang);
+    else fillNotice(node, row.item, state);
   }
 
   /** Renders the list; true when it added an own message. */

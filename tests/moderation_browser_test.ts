@@ -100,6 +100,16 @@ browserTest(
       (s) => s.notices.some((n) => /muted .* for 10 min/.test(n)),
     );
 
+    // The moderator lifts the mute from its notice; Bea writes again.
+    await mod.locator(".system.moderation .notice-lift").first().click();
+    await waitFor(
+      bea,
+      "the unmute notice",
+      (shown) => shown.notices.some((n) => /unmuted/.test(n)),
+    );
+    await send(bea, "thank you");
+    await waitForMessage(ana, "thank you");
+
     // Export as JSON from the moderator's menu.
     await mod.locator("#moderator-menu summary").click();
     const [download] = await Promise.all([
