@@ -183,6 +183,7 @@ Deno.test("moderation: the welcome says moderator and locked; notices for action
     action: "mute",
     by: "Mod",
     name: "Bea",
+    userId: BEA.id,
     minutes: 10,
   });
   const plain = run(server(welcome([])));
