@@ -103,6 +103,10 @@ export interface StormReport {
   closeCodes: Record<string, number>;
   timedOut: boolean;
   generatorCpuPct: number;
+  /** From creating a client's socket to its open event (the handshake). */
+  openMs?: LatencySummary;
+  /** From a client's hello to its welcome (chat mode). */
+  helloToWelcomeMs?: LatencySummary;
 }
 
 export interface LatencySummary {
@@ -266,6 +270,9 @@ class Generator {
   #nextIndex = 0;
   #run = 0;
   #histogram = new Histogram();
+  /** Per client of the current storm: handshake, and hello to welcome. */
+  #openTimes = new Histogram();
+  #welcomeTimes = new Histogram();
   counters: Counters = Generator.#zero();
 
   constructor(options: GeneratorOptions) {
@@ -321,13 +328,19 @@ class Generator {
       closed: false,
       whenReady,
     };
+    const createdAt = now();
+    let helloAt = 0;
     const markReady = () => {
       if (client.ready) return;
       client.ready = true;
-      this.counters.lastReadyAt = now();
+      const at = now();
+      this.counters.lastReadyAt = at;
+      if (helloAt > 0) this.#welcomeTimes.record(at - helloAt);
       resolveReady();
     };
     socket.onopen = () => {
+      helloAt = now();
+      this.#openTimes.record(helloAt - createdAt);
       if (this.options.mode === "chat") {
         socket.send(
           JSON.stringify({ type: "hello", room: this.#roomOf(index) }),
@@ -627,6 +640,8 @@ class Generator {
     maxMs: number,
   ): Promise<StormReport> {
     this.counters = Generator.#zero();
+    this.#openTimes = new Histogram();
+    this.#welcomeTimes = new Histogram();
     const cpu = cpuMeter();
     const t0 = now();
     const deadline = performance.now() + maxMs;
@@ -679,6 +694,10 @@ class Generator {
       closeCodes: counters.closeCodes,
       timedOut: report === null || !settled,
       generatorCpuPct: cpu(),
+      openMs: this.#openTimes.summary(),
+      ...(this.options.mode === "chat"
+        ? { helloToWelcomeMs: this.#welcomeTimes.summary() }
+        : {}),
     };
   }
 

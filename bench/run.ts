@@ -41,7 +41,7 @@
  *
  *   deno run --allow-all bench/run.ts [--quick] [--scenario A[,B…]]
  *     [--variant baseline,sqlite,memory,redis,redis2] [--json FILE]
- *     [--generator auto|bun|deno]
+ *     [--generator auto|bun|deno] [--storm-clients N]
  */
 
 import { parseArgs } from "node:util";
@@ -761,6 +761,48 @@ interface StormResult {
   serverCpuPct: number;
   coreBusyPct: number[];
   serverPeakRssMb: number;
+  /**
+   * The chat's own view of each join (from /metrics): the upper bound of
+   * the bucket holding the p50 and p99 of each stage, in ms.
+   */
+  joinStages?: Record<string, { p50: number; p99: number }>;
+}
+
+/**
+ * Reads `chat_join_stage_seconds` from the server's /metrics: per stage,
+ * the bucket bounds holding the median and the 99th percentile. Undefined
+ * for a server without it (the minimal loop).
+ */
+async function joinStages(
+  port: number,
+): Promise<Record<string, { p50: number; p99: number }> | undefined> {
+  let text: string;
+  try {
+    const response = await fetch(`http://127.0.0.1:${port}/metrics`);
+    text = await response.text();
+    if (!response.ok) return undefined;
+  } catch {
+    return undefined;
+  }
+  const buckets = new Map<string, [number, number][]>();
+  const line =
+    /^chat_join_stage_seconds_bucket\{stage="(\w+)",le="([^"]+)"\} (\d+)$/gm;
+  for (const [, stage, le, count] of text.matchAll(line)) {
+    const list = buckets.get(stage!) ?? [];
+    list.push([le === "+Inf" ? Infinity : Number(le) * 1000, Number(count)]);
+    buckets.set(stage!, list);
+  }
+  if (buckets.size === 0) return undefined;
+  const at = (list: [number, number][], p: number) => {
+    const total = list.at(-1)?.[1] ?? 0;
+    return list.find(([, count]) => count >= total * p)?.[0] ?? Infinity;
+  };
+  return Object.fromEntries(
+    [...buckets].map(([stage, list]) => [
+      stage,
+      { p50: at(list, 0.5), p99: at(list, 0.99) },
+    ]),
+  );
 }
 
 type Result =
@@ -1025,11 +1067,13 @@ function storm(
           maxMs: plan.maxMs,
         }, plan.maxMs + 30_000),
     );
+    const stages = await joinStages(server.ports[0] ?? 0);
     return {
       storm: measured.value,
       serverCpuPct: measured.cpuPct,
       coreBusyPct: measured.coreBusyPct,
       serverPeakRssMb: (server.sample()?.hwmKb ?? 0) / 1024,
+      ...(stages ? { joinStages: stages } : {}),
     };
   };
 }
@@ -1247,6 +1291,32 @@ function stormRows(): Row[] {
       digits: 0,
     },
     {
+      label: "handshake p50 (ms)",
+      get: (r) => data(r)?.storm.openMs?.p50,
+      digits: 0,
+    },
+    {
+      label: "handshake p99 (ms)",
+      get: (r) => data(r)?.storm.openMs?.p99,
+      digits: 0,
+    },
+    {
+      label: "hello→welcome p50 (ms)",
+      get: (r) => data(r)?.storm.helloToWelcomeMs?.p50,
+      digits: 0,
+    },
+    {
+      label: "hello→welcome p99 (ms)",
+      get: (r) => data(r)?.storm.helloToWelcomeMs?.p99,
+      digits: 0,
+    },
+    ...["room", "session", "history", "total"].map((stage): Row => ({
+      label: `server: join ${stage} p99 ≤ (ms)`,
+      get: (r) => data(r)?.joinStages?.[stage]?.p99,
+      digits: 1,
+      noRatio: true,
+    })),
+    {
       label: "joins announced (all clients)",
       get: (r) => data(r)?.storm.joinsAnnounced,
       digits: 0,
@@ -1452,6 +1522,7 @@ async function main(): Promise<void> {
       variant: { type: "string" },
       json: { type: "string" },
       generator: { type: "string", default: "auto" },
+      "storm-clients": { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -1463,7 +1534,20 @@ async function main(): Promise<void> {
     );
     return;
   }
-  const plan = values.quick ? QUICK : FULL;
+  const base = values.quick ? QUICK : FULL;
+  const stormClients = values["storm-clients"];
+  if (stormClients !== undefined && !/^[1-9]\d{0,5}$/.test(stormClients)) {
+    throw new Error("--storm-clients takes a whole number up to 999999");
+  }
+  // E with another crowd (e.g. 5000 or 20000): its time limit grows with it.
+  const plan: Plan = stormClients === undefined ? base : {
+    ...base,
+    E: {
+      ...base.E,
+      clients: Number(stormClients),
+      maxMs: Math.max(base.E.maxMs, Number(stormClients) * 10),
+    },
+  };
   const scenarios = parseList(
     values.scenario,
     SCENARIO_KEYS,

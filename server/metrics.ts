@@ -48,18 +48,23 @@ export class Histogram {
     return this.#count;
   }
 
-  /** The `_bucket`, `_sum` and `_count` lines for metric `name`. */
-  render(name: string): string[] {
+  /**
+   * The `_bucket`, `_sum` and `_count` lines for metric `name`; `labels`
+   * (e.g. `stage="store"`) go in front of `le`.
+   */
+  render(name: string, labels = ""): string[] {
     const lines: string[] = [];
+    const before = labels === "" ? "" : `${labels},`;
+    const only = labels === "" ? "" : `{${labels}}`;
     let cumulative = 0;
     LATENCY_BUCKETS_SECONDS.forEach((bound, i) => {
       cumulative += this.#counts[i]!;
-      lines.push(`${name}_bucket{le="${bound}"} ${cumulative}`);
+      lines.push(`${name}_bucket{${before}le="${bound}"} ${cumulative}`);
     });
     cumulative += this.#counts.at(-1)!;
-    lines.push(`${name}_bucket{le="+Inf"} ${cumulative}`);
-    lines.push(`${name}_sum ${this.#sumMs / 1000}`);
-    lines.push(`${name}_count ${this.#count}`);
+    lines.push(`${name}_bucket{${before}le="+Inf"} ${cumulative}`);
+    lines.push(`${name}_sum${only} ${this.#sumMs / 1000}`);
+    lines.push(`${name}_count${only} ${this.#count}`);
     return lines;
   }
 }
@@ -84,6 +89,17 @@ export class ChatMetrics {
   readonly ackLatency = new Histogram();
   /** One group commit (SQLite) or append round trip (Redis). */
   readonly commitLatency = new Histogram();
+  /**
+   * A hello's way to its welcome, by stage: `room` (loading the room),
+   * `session` (the session write made durable), `history` (reading it and
+   * catching up with delivery), `total` (hello handled to welcome sent).
+   */
+  readonly joinStages = {
+    room: new Histogram(),
+    session: new Histogram(),
+    history: new Histogram(),
+    total: new Histogram(),
+  };
 
   refused(code: string): void {
     this.refusals.set(code, (this.refusals.get(code) ?? 0) + 1);
@@ -227,6 +243,15 @@ export function renderMetrics(metrics: ChatMetrics, gauges: Gauges): string {
       help: "One store commit (a SQLite group commit, or a Redis append).",
       type: "histogram",
       lines: metrics.commitLatency.render("chat_commit_latency_seconds"),
+    },
+    {
+      name: "chat_join_stage_seconds",
+      help:
+        "From a hello being handled to its welcome, by stage (room, session, history) and in total.",
+      type: "histogram",
+      lines: Object.entries(metrics.joinStages).flatMap(([stage, histogram]) =>
+        histogram.render("chat_join_stage_seconds", `stage="${stage}"`)
+      ),
     },
     {
       name: "process_resident_memory_bytes",

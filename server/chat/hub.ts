@@ -638,10 +638,12 @@ export class Hub {
           if (!this.#connections.has(connection.peer.id)) return;
         }
       }
+      const startedAt = performance.now();
       const room = await this.#room(roomName);
+      this.metrics.joinStages.room.observe(performance.now() - startedAt);
       room.hold();
       try {
-        await this.#join(connection, room, hello);
+        await this.#join(connection, room, hello, startedAt);
       } finally {
         room.release();
       }
@@ -654,6 +656,7 @@ export class Hub {
     connection: Connection,
     room: Room,
     hello: HelloMessage,
+    startedAt: number,
   ): Promise<void> {
     if (!this.#connections.has(connection.peer.id)) return;
     connection.tab = hello.tab ?? null;
@@ -731,9 +734,13 @@ export class Hub {
     connection.room = room;
 
     const resumed = session === previous;
+    const storing = performance.now();
     if (!await this.#sessionStored(connection, room, session, !resumed)) {
       return;
     }
+    const stages = this.metrics.joinStages;
+    const reading = performance.now();
+    stages.session.observe(reading - storing);
     const history = await room.log.read({
       recent: HISTORY_ON_JOIN,
       resume: resumed && hello.epoch !== undefined &&
@@ -754,6 +761,7 @@ export class Hub {
     );
     // Gone or replaced meanwhile.
     if (!holds(session, connection.peer)) return;
+    stages.history.observe(performance.now() - reading);
 
     const catchUp = delivered
       ? room.goLive(session, history.epoch, history.lastSeq, connection.peer)
@@ -782,6 +790,7 @@ export class Hub {
     if (connection.moderator) welcome.moderator = true;
     if (room.moderation.locked) welcome.locked = true;
     connection.peer.send(JSON.stringify(welcome));
+    stages.total.observe(performance.now() - startedAt);
     // The rest of the history, then of the list, ahead of anything sent to
     // this peer later, each frame made as the client reads.
     if (welcome.moreHistory) {
