@@ -382,7 +382,11 @@ export async function run(config: Config): Promise<Deno.HttpServer> {
     schedule: (callback, delayMs) => setTimeout(callback, delayMs),
     metrics,
   });
+  let sweptAt = performance.now();
   const sweeper = setInterval(() => {
+    const now = performance.now();
+    hub.runningLate(now - sweptAt - 1000);
+    sweptAt = now;
     hub.sweep();
     // Notices a deleted database file or a disk with room again even when
     // nobody writes.

@@ -684,7 +684,10 @@ class Generator {
       clients,
       connections: this.live.length,
       failed: report?.failed ?? clients - this.live.length,
-      readyMs: Math.round(report ? counters.lastReadyAt - t0 : maxMs),
+      // Nobody ready (every connection refused): the whole limit, not 0 − t0.
+      readyMs: Math.round(
+        report && counters.lastReadyAt > 0 ? counters.lastReadyAt - t0 : maxMs,
+      ),
       settledMs: Math.round(Math.max(0, counters.lastFrameAt - t0)),
       frames: counters.frames,
       bytes: counters.bytes,

@@ -122,6 +122,9 @@ const WELCOME_WAIT_MS = 3_000;
  */
 const MAX_BACKLOG = 100;
 
+/** A timer this late means the event loop is behind (see `runningLate`). */
+const LATE_MS = 250;
+
 type Handlers = {
   [K in ClientMessage["type"]]: Handler<Extract<ClientMessage, { type: K }>>;
 };
@@ -234,6 +237,12 @@ export class Hub {
   #loading = new Map<string, Promise<Room>>();
   #connections = new Map<string, Connection>();
   #moderatorKeys: ModeratorKeys | null;
+  /**
+   * The last time the event loop was seen running late: hellos queued
+   * behind a storm of joins are not the clients' fault, so the hello
+   * timeout counts from then at the earliest.
+   */
+  #lateAt = -Infinity;
   /** Moderators' decisions by room name; outlives unloaded rooms. */
   #moderation = new Map<string, RoomModeration>();
   /** One handler per client message type; `hello` is the hub's own. */
@@ -489,6 +498,16 @@ export class Hub {
   }
 
   /**
+   * The caller's timer fired this many milliseconds late: the event loop
+   * is busy (a join storm), and frames already received may still be
+   * waiting their turn. Connections are not closed for a missing hello
+   * until the loop has kept up for a whole hello timeout.
+   */
+  runningLate(lateMs: number): void {
+    if (lateMs >= LATE_MS) this.#lateAt = this.#now();
+  }
+
+  /**
    * Time-driven work, called about once a second: announces leaves after the
    * grace period, frees names whose resume window ended, and closes
    * connections that never said hello.
@@ -498,7 +517,8 @@ export class Hub {
     for (const connection of this.#connections.values()) {
       if (
         !connection.session &&
-        now - connection.connectedAt >= this.#helloTimeoutMs
+        now - Math.max(connection.connectedAt, this.#lateAt) >=
+          this.#helloTimeoutMs
       ) {
         connection.peer.close(CLOSE_CODES.helloTimeout, "No hello received");
         this.disconnect(connection.peer.id);

@@ -1130,6 +1130,23 @@ Deno.test("a connection that never says hello is closed with 4000 after the hell
   assert.equal(silent.closes.length, 1, "closed once");
 });
 
+Deno.test("while the event loop runs late (a join storm), a missing hello is not held against the connection", async () => {
+  const t = setup();
+  const queued = t.connect();
+  t.advance(DEFAULTS.helloTimeoutMs - 2_000);
+  // The sweep timer fired 3 s late: hellos may be waiting their turn.
+  t.hub.runningLate(3_000);
+  t.advance(2_000);
+  t.hub.sweep();
+  assert.deepEqual(queued.closes, [], "not closed while the loop caught up");
+  t.hub.runningLate(100); // on time (under the threshold): nothing changes
+  t.advance(DEFAULTS.helloTimeoutMs - 2_000);
+  t.hub.sweep();
+  assert.deepEqual(queued.closes, [
+    { code: CLOSE_CODES.helloTimeout, reason: "No hello received" },
+  ], "closed a whole timeout after the loop was last late");
+});
+
 Deno.test("closeAll closes every peer with the given code and reason", async () => {
   const t = setup();
   const ana = await t.join();
