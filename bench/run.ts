@@ -717,6 +717,8 @@ interface ThroughputResult {
   redisCpuPct: number;
   coreBusyPct: number[];
   serverPeakRssMb: number;
+  /** The chat's own latency histograms after the run (see `serverStages`). */
+  stages?: Stages;
 }
 
 interface IdleResult {
@@ -765,17 +767,19 @@ interface StormResult {
    * The chat's own view of each join (from /metrics): the upper bound of
    * the bucket holding the p50 and p99 of each stage, in ms.
    */
-  joinStages?: Record<string, { p50: number; p99: number }>;
+  joinStages?: Stages;
 }
 
+/** Percentile bounds (ms) of a histogram the chat serves at /metrics. */
+type Stages = Record<string, { p50: number; p99: number }>;
+
 /**
- * Reads `chat_join_stage_seconds` from the server's /metrics: per stage,
- * the bucket bounds holding the median and the 99th percentile. Undefined
- * for a server without it (the minimal loop).
+ * Reads the chat's latency histograms from /metrics: for each (the join
+ * stages, the delivery stages, acks, commits), the upper bounds of the
+ * buckets holding the median and the 99th percentile, in ms. Undefined for
+ * a server without them (the minimal loop).
  */
-async function joinStages(
-  port: number,
-): Promise<Record<string, { p50: number; p99: number }> | undefined> {
+async function serverStages(port: number): Promise<Stages | undefined> {
   let text: string;
   try {
     const response = await fetch(`http://127.0.0.1:${port}/metrics`);
@@ -786,11 +790,12 @@ async function joinStages(
   }
   const buckets = new Map<string, [number, number][]>();
   const line =
-    /^chat_join_stage_seconds_bucket\{stage="(\w+)",le="([^"]+)"\} (\d+)$/gm;
-  for (const [, stage, le, count] of text.matchAll(line)) {
-    const list = buckets.get(stage!) ?? [];
+    /^chat_(\w+?)_(?:stage_)?(?:latency_)?seconds_bucket\{(?:stage="(\w+)",)?le="([^"]+)"\} (\d+)$/gm;
+  for (const [, family, stage, le, count] of text.matchAll(line)) {
+    const key = stage ? `${family} ${stage}` : family!;
+    const list = buckets.get(key) ?? [];
     list.push([le === "+Inf" ? Infinity : Number(le) * 1000, Number(count)]);
-    buckets.set(stage!, list);
+    buckets.set(key, list);
   }
   if (buckets.size === 0) return undefined;
   const at = (list: [number, number][], p: number) => {
@@ -798,8 +803,8 @@ async function joinStages(
     return list.find(([, count]) => count >= total * p)?.[0] ?? Infinity;
   };
   return Object.fromEntries(
-    [...buckets].map(([stage, list]) => [
-      stage,
+    [...buckets].map(([key, list]) => [
+      key,
       { p50: at(list, 0.5), p99: at(list, 0.99) },
     ]),
   );
@@ -863,6 +868,7 @@ function throughput(
           duration: plan.durationS,
         }, (plan.durationS + 30) * 1000),
     );
+    const stages = await serverStages(server.ports[0] ?? 0);
     return {
       connect,
       send: measured.value,
@@ -870,6 +876,7 @@ function throughput(
       redisCpuPct: measured.redisCpuPct,
       coreBusyPct: measured.coreBusyPct,
       serverPeakRssMb: (server.sample()?.hwmKb ?? 0) / 1024,
+      ...(stages ? { stages } : {}),
     };
   };
 }
@@ -1067,7 +1074,7 @@ function storm(
           maxMs: plan.maxMs,
         }, plan.maxMs + 30_000),
     );
-    const stages = await joinStages(server.ports[0] ?? 0);
+    const stages = await serverStages(server.ports[0] ?? 0);
     return {
       storm: measured.value,
       serverCpuPct: measured.cpuPct,
@@ -1171,6 +1178,20 @@ function throughputRows(): Row[] {
     // The chat coalesces busy rooms' events; the baseline never does.
     { label: "frames received", get: (r) => data(r)?.send.frames, digits: 0 },
     ...LATENCY_ROWS((r) => data(r)?.send.latencyMs),
+    // Where a message's time goes inside the chat (bucket bounds from its
+    // /metrics): arrival to ack, the store's commit, the oldest event's
+    // wait for its batch, writing one frame to every member.
+    ...([
+      ["ack", "send to ack"],
+      ["commit", "commit"],
+      ["delivery wait", "batch wait"],
+      ["delivery fanout", "fan-out write"],
+    ] as const).map(([key, label]): Row => ({
+      label: `server: ${label} p99 ≤ (ms)`,
+      get: (r) => data(r)?.stages?.[key]?.p99,
+      digits: 1,
+      noRatio: true,
+    })),
     { label: "server CPU % (mean)", get: (r) => data(r)?.serverCpuPct },
     {
       label: "redis-server CPU %",
@@ -1312,7 +1333,7 @@ function stormRows(): Row[] {
     },
     ...["room", "session", "history", "total"].map((stage): Row => ({
       label: `server: join ${stage} p99 ≤ (ms)`,
-      get: (r) => data(r)?.joinStages?.[stage]?.p99,
+      get: (r) => data(r)?.joinStages?.[`join ${stage}`]?.p99,
       digits: 1,
       noRatio: true,
     })),

@@ -94,6 +94,14 @@ export class ChatMetrics {
    * `session` (the session write made durable), `history` (reading it and
    * catching up with delivery), `total` (hello handled to welcome sent).
    */
+  /**
+   * A room event's way out: `wait` (the oldest event of a batch, from
+   * queued to flushed), `fanout` (writing one frame to every member here).
+   */
+  readonly deliveryStages = {
+    wait: new Histogram(),
+    fanout: new Histogram(),
+  };
   readonly joinStages = {
     room: new Histogram(),
     session: new Histogram(),
@@ -243,6 +251,15 @@ export function renderMetrics(metrics: ChatMetrics, gauges: Gauges): string {
       help: "One store commit (a SQLite group commit, or a Redis append).",
       type: "histogram",
       lines: metrics.commitLatency.render("chat_commit_latency_seconds"),
+    },
+    {
+      name: "chat_delivery_stage_seconds",
+      help:
+        "A room event's way out: wait (oldest event of a batch, queued to flushed) and fanout (one frame written to every member).",
+      type: "histogram",
+      lines: Object.entries(metrics.deliveryStages).flatMap((
+        [stage, histogram],
+      ) => histogram.render("chat_delivery_stage_seconds", `stage="${stage}"`)),
     },
     {
       name: "chat_join_stage_seconds",

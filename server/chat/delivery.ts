@@ -41,6 +41,8 @@ export interface Audience {
   size(): number;
   /** Members listed as present, for presence summaries. */
   online(): number;
+  /** How long the oldest event of a batch waited for its flush (ms). */
+  waited?(ms: number): void;
 }
 
 /**
@@ -55,6 +57,8 @@ export class RoomDelivery {
   #batching: Batching | null;
   /** Serialised events waiting for the next batch. */
   #queue: string[] = [];
+  /** When the first event now in `#queue` was queued (performance.now). */
+  #queuedAt = 0;
   #flushPending = false;
   #lastFlushAt = -Infinity;
   /** When the pending flush was due. */
@@ -175,6 +179,7 @@ export class RoomDelivery {
       this.#toPeers(frame, 1);
       return;
     }
+    if (this.#queue.length === 0) this.#queuedAt = performance.now();
     this.#queue.push(frame);
     if (!this.#flushPending) {
       this.#flushPending = true;
@@ -196,6 +201,7 @@ export class RoomDelivery {
     if (this.#queue.length === 0) return;
     const frames = this.#queue;
     this.#queue = [];
+    this.#audience.waited?.(performance.now() - this.#queuedAt);
     const batching = this.#batching;
     const startedAt = batching?.now() ?? 0;
     this.#lastFlushAt = startedAt;

@@ -142,6 +142,7 @@ export class Room {
       sendToPeers: (frame, events) => this.#sendToPeers(frame, events),
       size: () => this.#sessions.size,
       online: () => this.listedCount(),
+      waited: (ms) => this.#metrics.deliveryStages.wait.observe(ms),
     }, batching);
     this.log = store.openRoom(name);
     this.#stopFollowing = this.log.follow((c) => this.#onCommitted(c));
@@ -149,6 +150,7 @@ export class Room {
   }
 
   #sendToPeers(frame: string, events: number): void {
+    const startedAt = performance.now();
     let sent = 0;
     for (const session of this.#sessions.values()) {
       if (session.live && session.peer) {
@@ -166,6 +168,7 @@ export class Room {
     metrics.frames += sent;
     metrics.deliveries += sent * events;
     if (events > 1) metrics.batchFrames += sent;
+    metrics.deliveryStages.fanout.observe(performance.now() - startedAt);
   }
 
   #onCommitted({ epoch, message }: Committed): void {
