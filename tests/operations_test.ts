@@ -111,6 +111,20 @@ Deno.test("/metrics counts what happened, for this machine only unless exposed",
     assert.ok(sample(text, "chat_deliveries_total") >= 2, text);
     assert.equal(sample(text, "chat_ack_latency_seconds_count"), 1);
     assert.ok(sample(text, "chat_commit_latency_seconds_count") >= 1, text);
+    // Two welcomes, each timed by stage; deliveries timed on their way out.
+    assert.equal(
+      sample(text, "chat_join_stage_seconds_count", '{stage="total"}'),
+      2,
+    );
+    assert.equal(
+      sample(text, "chat_join_stage_seconds_count", '{stage="session"}'),
+      2,
+    );
+    assert.ok(
+      sample(text, "chat_delivery_stage_seconds_count", '{stage="fanout"}') >=
+        1,
+      text,
+    );
     assert.equal(
       sample(text, "chat_refusals_total", '{code="bad_message"}'),
       1,
