@@ -1130,7 +1130,7 @@ Deno.test("a connection that never says hello is closed with 4000 after the hell
   assert.equal(silent.closes.length, 1, "closed once");
 });
 
-Deno.test("while the event loop runs late (a join storm), a missing hello is not held against the connection", async () => {
+Deno.test("while the event loop runs late (a join storm), a missing hello is not held against the connection", () => {
   const t = setup();
   const queued = t.connect();
   t.advance(DEFAULTS.helloTimeoutMs - 2_000);

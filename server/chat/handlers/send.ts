@@ -4,7 +4,7 @@
  */
 
 import { type SendMessage } from "../../../protocol/messages.ts";
-import { memberOf, type Room, type Session } from "../room.ts";
+import { memberOf } from "../room.ts";
 import {
   ackFrame,
   appendAndAck,
