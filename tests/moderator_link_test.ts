@@ -23,6 +23,15 @@ async function joinAs(wsUrl: string, moderatorKey?: string) {
   return await TestClient.join(wsUrl, moderatorKey ? { moderatorKey } : {});
 }
 
+/** A hello to room "civil" that must be refused with `code`. */
+async function refused(wsUrl: string, hello: Record<string, unknown>) {
+  const client = await TestClient.open(wsUrl);
+  client.send({ type: "hello", room: "civil", ...hello });
+  const error = await client.next("error");
+  await client.closed;
+  return error;
+}
+
 Deno.test("the moderator link: shown once, kept across restarts, replaced by --new-moderator-link", async () => {
   const dataDir = Deno.makeTempDirSync({ prefix: "chat-mod-" });
   let first = await start(dataDir);
@@ -45,7 +54,39 @@ Deno.test("the moderator link: shown once, kept across restarts, replaced by --n
     assert.equal(welcome.moderator, true);
     mod.send({ type: "delete", id: "d1", target: seq });
     await mod.next("ack");
-    await Promise.all([ana.close(), mod.close()]);
+
+    // In room "civil": Bea kicked, Cy muted, the room locked; all of it
+    // must hold after the restart.
+    const civil = await TestClient.join(first.wsUrl, {
+      room: "civil",
+      moderatorKey: key,
+    });
+    const bea = await TestClient.join(first.wsUrl, { room: "civil" });
+    const cy = await TestClient.join(first.wsUrl, { room: "civil" });
+    for (
+      const [action, user] of [
+        ["mute", cy.welcome.you.id],
+        ["kick", bea.welcome.you.id],
+        ["lock", undefined],
+      ] as const
+    ) {
+      civil.client.send({
+        type: "moderate",
+        action,
+        ...(user ? { user, minutes: 30 } : {}),
+      });
+      await cy.client.until(
+        () => cy.client.all("moderated").some((m) => m.action === action),
+        `the ${action} notice`,
+      );
+    }
+    await Promise.all([
+      ana.close(),
+      mod.close(),
+      civil.client.close(),
+      bea.client.closed,
+      cy.client.close(),
+    ]);
     assert.equal((await first.chat.stop()).code, 0);
     assert.match(first.chat.output(), /moderation: .* deleted message 1/);
 
@@ -58,6 +99,28 @@ Deno.test("the moderator link: shown once, kept across restarts, replaced by --n
     assert.equal(entry?.target, seq);
     assert.equal(entry?.moderator, true);
     await newcomer.close();
+
+    assert.equal(
+      (await refused(first.wsUrl, { resumeToken: bea.welcome.resumeToken }))
+        .code,
+      "kicked",
+      "still kicked after the restart",
+    );
+    assert.equal(
+      (await refused(first.wsUrl, {})).code,
+      "room_locked",
+      "still locked after the restart",
+    );
+    const cyBack = await TestClient.join(first.wsUrl, {
+      room: "civil",
+      resumeToken: cy.welcome.resumeToken,
+    });
+    assert.equal(cyBack.welcome.locked, true);
+    cyBack.client.send({ type: "send", id: "c1", text: "am I heard?" });
+    const muted = await cyBack.client.next("error");
+    assert.equal(muted.code, "muted", "still muted after the restart");
+    assert.ok(muted.retryAfterMs! > 25 * 60_000);
+    await cyBack.client.close();
 
     // A new link while the chat runs: the old one stops working at once.
     const renew = spawnChat(

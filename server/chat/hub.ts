@@ -245,6 +245,8 @@ export class Hub {
   #lateAt = -Infinity;
   /** Moderators' decisions by room name; outlives unloaded rooms. */
   #moderation = new Map<string, RoomModeration>();
+  /** Rooms whose stored moderation this process has read. */
+  #moderationRestored = new Set<string>();
   /** One handler per client message type; `hello` is the hub's own. */
   #handlers: Handlers = {
     hello: (_, c, m) => this.#hello(c, m),
@@ -554,8 +556,25 @@ export class Hub {
     for (const [name, moderation] of this.#moderation) {
       if (!this.#rooms.has(name) && moderation.isEmpty(now)) {
         this.#moderation.delete(name);
+        // Read the store again next time: another instance may decide
+        // something while this one has the room unloaded.
+        this.#moderationRestored.delete(name);
       }
     }
+  }
+
+  /**
+   * The first time this process loads a room, it takes the moderators'
+   * decisions the store kept (from before a restart, or from another
+   * instance); later loads keep what is in memory, which is newer.
+   */
+  async #restoreModeration(room: string): Promise<void> {
+    if (this.#moderationRestored.has(room)) return;
+    const saved = await this.#store.loadModeration(room);
+    if (this.#moderationRestored.has(room)) return;
+    this.#moderationRestored.add(room);
+    const moderation = this.#moderationOf(room);
+    if (moderation.isEmpty(this.#now())) moderation.restore(saved);
   }
 
   #moderationOf(room: string): RoomModeration {
@@ -618,7 +637,10 @@ export class Hub {
         this.metrics,
         this.#moderationOf(name),
       );
-      loading = fresh.load(this.#now(), this.#resumeWindowMs).then(
+      loading = Promise.all([
+        fresh.load(this.#now(), this.#resumeWindowMs),
+        this.#restoreModeration(name),
+      ]).then(
         () => {
           this.#rooms.set(name, fresh);
           return fresh;

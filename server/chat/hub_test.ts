@@ -253,6 +253,12 @@ class SlowStore implements ChatStore {
   sessionsInRoom(room: string): Promise<SessionRecord[]> {
     return this.inner.sessionsInRoom(room);
   }
+  loadModeration(room: string): Promise<string | null> {
+    return this.inner.loadModeration(room);
+  }
+  saveModeration(room: string, state: string | null): void {
+    this.inner.saveModeration(room, state);
+  }
   putSession(record: SessionRecord): void {
     this.inner.putSession(record);
   }

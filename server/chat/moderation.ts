@@ -4,8 +4,9 @@
  * the hub applies decisions here and asks before each send and join.
  *
  * Kept per room name by the hub (not by `Room`, which is unloaded when it
- * goes quiet), in this process's memory: a kick outlives the room emptying,
- * not a restart. In a cluster every instance serving the room applies the
+ * goes quiet), and saved in the store after each decision (`serialize`), so
+ * a kick or a lock outlives a restart and reaches an instance that loads
+ * the room later. In a cluster every instance serving the room applies the
  * same decisions from the room's event channel.
  */
 
@@ -94,6 +95,52 @@ export class RoomModeration {
       userId === undefined ? 0 : left(this.#kickedUntil, userId, now),
       address === undefined ? 0 : left(this.#addressKickedUntil, address, now),
     );
+  }
+
+  /** The standing decisions as text for the store, or null when none. */
+  serialize(now: number): string | null {
+    if (this.isEmpty(now)) return null;
+    return JSON.stringify({
+      locked: this.locked,
+      muted: Object.fromEntries(this.#mutedUntil),
+      kicked: Object.fromEntries(this.#kickedUntil),
+      addresses: Object.fromEntries(this.#addressKickedUntil),
+      kickedAddress: Object.fromEntries(this.#kickedAddress),
+    });
+  }
+
+  /**
+   * Takes back what `serialize` wrote (a stored copy: anything malformed is
+   * skipped, not trusted); what has expired meanwhile is dropped on use.
+   */
+  restore(text: string | null): void {
+    if (text === null) return;
+    let data: unknown;
+    try {
+      data = JSON.parse(text);
+    } catch {
+      return;
+    }
+    if (typeof data !== "object" || data === null) return;
+    const fields = data as Record<string, unknown>;
+    if (fields["locked"] === true) this.locked = true;
+    const times = (value: unknown, into: Map<string, number>) => {
+      if (typeof value !== "object" || value === null) return;
+      for (const [key, until] of Object.entries(value)) {
+        if (typeof until === "number") into.set(key, until);
+      }
+    };
+    times(fields["muted"], this.#mutedUntil);
+    times(fields["kicked"], this.#kickedUntil);
+    times(fields["addresses"], this.#addressKickedUntil);
+    const named = fields["kickedAddress"];
+    if (typeof named === "object" && named !== null) {
+      for (const [userId, address] of Object.entries(named)) {
+        if (typeof address === "string") {
+          this.#kickedAddress.set(userId, address);
+        }
+      }
+    }
   }
 
   /** Whether nothing is remembered any more (the hub may forget the room). */

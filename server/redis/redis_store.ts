@@ -405,6 +405,23 @@ export class RedisStore implements ChatStore {
     this.#rooms.delete(room);
   }
 
+  async loadModeration(room: string): Promise<string | null> {
+    const [state] = await this.#link.hVals(
+      this.#channels.key(room, "moderation"),
+    );
+    return state ?? null;
+  }
+
+  saveModeration(room: string, state: string | null): void {
+    const key = this.#channels.key(room, "moderation");
+    this.#write(
+      "save the moderation of a room",
+      (state === null
+        ? this.#link.hDel(key, "state")
+        : this.#link.hSet(key, "state", state)).then(() => {}),
+    );
+  }
+
   async sessionsInRoom(room: string): Promise<SessionRecord[]> {
     const values = await this.#link.hVals(
       this.#channels.key(room, "sessions"),

@@ -198,6 +198,17 @@ export class MemoryStore implements ChatStore {
     );
   }
 
+  #moderation = new Map<string, string>();
+
+  loadModeration(room: string): Promise<string | null> {
+    return Promise.resolve(this.#moderation.get(room) ?? null);
+  }
+
+  saveModeration(room: string, state: string | null): void {
+    if (state === null) this.#moderation.delete(room);
+    else this.#moderation.set(room, state);
+  }
+
   putSession(record: SessionRecord): void {
     this.#sessions.set(record.tokenHash, { ...record });
   }

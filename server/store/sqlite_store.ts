@@ -30,7 +30,7 @@ import {
 } from "./store.ts";
 
 /** The schema this code writes. Older databases are migrated forward. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /** Migration N brings a database from user_version N-1 to N. */
 const MIGRATIONS: string[] = [
@@ -66,6 +66,13 @@ const MIGRATIONS: string[] = [
   ALTER TABLE messages ADD COLUMN kind TEXT;
   ALTER TABLE messages ADD COLUMN target INTEGER;
   ALTER TABLE messages ADD COLUMN moderator INTEGER;
+  `,
+  // Version 3: moderators' standing decisions (mutes, kicks, a lock).
+  `
+  CREATE TABLE moderation (
+    room TEXT PRIMARY KEY,
+    state TEXT NOT NULL
+  ) STRICT;
   `,
 ];
 
@@ -860,6 +867,32 @@ export class SqliteStore implements ChatStore {
     this.#flushNow();
     const row = this.#statements.selectSession.get(tokenHash);
     return Promise.resolve(row ? toSession(row) : undefined);
+  }
+
+  loadModeration(room: string): Promise<string | null> {
+    const row = this.#db.prepare(
+      "SELECT state FROM moderation WHERE room = ?",
+    ).get(room);
+    return Promise.resolve(row ? String(row["state"]) : null);
+  }
+
+  saveModeration(room: string, state: string | null): void {
+    try {
+      if (state === null) {
+        this.#db.prepare("DELETE FROM moderation WHERE room = ?").run(room);
+      } else {
+        this.#db.prepare(
+          "INSERT OR REPLACE INTO moderation (room, state) VALUES (?, ?)",
+        ).run(room, state);
+      }
+    } catch (error) {
+      this.#log(
+        "warn",
+        `could not save the moderation of ${room}: ${
+          error instanceof Error ? error.message : error
+        }`,
+      );
+    }
   }
 
   sessionsInRoom(room: string): Promise<SessionRecord[]> {

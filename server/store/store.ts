@@ -134,6 +134,13 @@ export interface ChatStore {
   releaseRoom(room: string): void;
   /** Every unexpired session of a room, to keep their names reserved. */
   sessionsInRoom(room: string): Promise<SessionRecord[]>;
+  /**
+   * Moderators' standing decisions about a room (mutes, kicks, a lock), as
+   * the opaque text `saveModeration` was given; null when there are none.
+   */
+  loadModeration(room: string): Promise<string | null>;
+  /** Written at once (rare); null forgets them. Failures are logged. */
+  saveModeration(room: string, state: string | null): void;
   /** Written behind: the next commit carries it. */
   putSession(record: SessionRecord): void;
   deleteSession(room: string, tokenHash: string): void;

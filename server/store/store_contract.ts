@@ -170,6 +170,28 @@ export function describeStoreContract(
     if (opened.reopen) await check((await opened.reopen()).openRoom("main"));
   });
 
+  test("moderators' decisions are kept per room, replaced, and forgotten", async (opened) => {
+    const store = opened.store;
+    assert.equal(await store.loadModeration("main"), null);
+    store.saveModeration("main", '{"locked":true}');
+    store.saveModeration("other", '{"muted":{"u1":5}}');
+    store.saveModeration("main", '{"locked":true,"kicked":{"u2":9}}');
+    await store.flush();
+    const check = async (s: ChatStore) => {
+      assert.equal(
+        await s.loadModeration("main"),
+        '{"locked":true,"kicked":{"u2":9}}',
+      );
+      assert.equal(await s.loadModeration("other"), '{"muted":{"u1":5}}');
+    };
+    await check(store);
+    const reopened = opened.reopen ? await opened.reopen() : store;
+    await check(reopened);
+    reopened.saveModeration("main", null);
+    await reopened.flush();
+    assert.equal(await reopened.loadModeration("main"), null);
+  });
+
   test("clear empties the room into a new epoch; seqs start again at 1", async (opened) => {
     const log = opened.store.openRoom("main");
     const other = opened.store.openRoom("other");

@@ -70,6 +70,9 @@ export function handleModerate(
   // harmlessly) from the room's channel.
   room.moderation.apply(decision);
   room.publish(decision);
+  // Kept by the store: a restart (or an instance loading the room later)
+  // starts from it.
+  ctx.store.saveModeration(room.name, room.moderation.serialize(now));
   ctx.log(
     "warn",
     `moderation: ${session.name} ${request.action}${
