@@ -177,6 +177,15 @@ export class Room {
     if (message.seq <= this.#deliveredSeq) return;
     this.#deliveredSeq = message.seq;
     this.#delivered.push(message);
+    if (message.kind === "delete" && message.target !== undefined) {
+      // A welcome's catch-up must not hand out what was just deleted.
+      const first = this.#delivered[0]?.seq ?? 0;
+      const index = message.target - first;
+      const kept = this.#delivered[index];
+      if (kept?.seq === message.target) {
+        this.#delivered[index] = { ...kept, text: "" };
+      }
+    }
     if (this.#delivered.length > DELIVERED_KEPT * 2) {
       this.#delivered = this.#delivered.slice(-DELIVERED_KEPT);
     }
