@@ -298,15 +298,7 @@ function setUpModeratorKey(
   try {
     Deno.statSync(path);
   } catch {
-    try {
-      shownOnce = writeNewKey(path);
-    } catch (error) {
-      fail(
-        `cannot write the moderator key "${path}": ${
-          error instanceof Error ? error.message : error
-        }.`,
-      );
-    }
+    shownOnce = writeKeyOrFail(path);
   }
   return {
     keys: new StoredModeratorKey(path, (message) => log("warn", message)),
@@ -314,30 +306,37 @@ function setUpModeratorKey(
   };
 }
 
+/** Where the key's hash is kept: beside the database (or in --data). */
 function moderatorKeyPath(config: Config): string {
   const dir = config.redisUrl === null ? dirOf(config.db) : config.dataDir;
-  Deno.mkdirSync(dir, { recursive: true });
   return `${dir}/${KEY_HASH_FILE}`;
 }
 
-/** `--new-moderator-link`: a new key replaces the old; the link is printed. */
-function renewModeratorLink(config: Config): void {
-  let key: string;
+/** A new key's hash written at `path` (its directory made); the key. */
+function writeKeyOrFail(path: string): string {
   try {
-    key = writeNewKey(moderatorKeyPath(config));
+    Deno.mkdirSync(dirOf(path), { recursive: true });
+    return writeNewKey(path);
   } catch (error) {
     fail(
-      `cannot write a new moderator key: ${
+      `cannot write the moderator key "${path}": ${
         error instanceof Error ? error.message : error
       }.`,
     );
   }
+}
+
+/** The link people open to moderate: on the public address when there is one. */
+function moderatorLinkFor(config: Config, port: number, key: string): string {
+  return moderatorLink(config.publicUrl ?? `http://localhost:${port}/`, key);
+}
+
+/** `--new-moderator-link`: a new key replaces the old; the link is printed. */
+function renewModeratorLink(config: Config): void {
+  const key = writeKeyOrFail(moderatorKeyPath(config));
   console.log(
     `New moderator link (the old one no longer works; keep this one secret):\n  ${
-      moderatorLink(
-        config.publicUrl ?? `http://localhost:${config.port}/`,
-        key,
-      )
+      moderatorLinkFor(config, config.port, key)
     }`,
   );
 }
@@ -423,10 +422,7 @@ export async function run(config: Config): Promise<Deno.HttpServer> {
             ...urls.map((url) => `  ${url}`),
           ], { port, urls: urls.map((url) => url.split(/\s+/)[0]) });
           if (moderatorKey.shownOnce !== null) {
-            const link = moderatorLink(
-              config.publicUrl ?? `http://localhost:${port}/`,
-              moderatorKey.shownOnce,
-            );
+            const link = moderatorLinkFor(config, port, moderatorKey.shownOnce);
             announce("info", [
               "Moderator link (shown this once; anyone who has it can moderate every room; --new-moderator-link makes another):",
               `  ${link}`,

@@ -21,20 +21,14 @@ import {
   type State,
 } from "./state.ts";
 import { keyFromHash } from "./moderator.ts";
-import { welcomeWith } from "./testing.ts";
+import { messageFrom, welcomeWith } from "./testing.ts";
 
 const ANA: Member = { id: "u-ana", name: "Ana" };
 const BEA: Member = { id: "u-bea", name: "Bea" };
 const MOD: Member = { id: "u-mod", name: "Mod" };
 
 function msg(seq: number, from: Member = BEA): ChatMessage {
-  return {
-    seq,
-    time: 1000 + seq,
-    from,
-    clientId: `c${seq}`,
-    text: `text ${seq}`,
-  };
+  return messageFrom(seq, from);
 }
 
 function edit(seq: number, target: number, text: string): ChatMessage {

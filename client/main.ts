@@ -10,6 +10,7 @@
 
 import {
   type ChatMessage,
+  type ClientMessage,
   DEFAULT_ROOM,
   type HelloMessage,
   type ModerateMessage,
@@ -290,24 +291,16 @@ async function main(): Promise<void> {
       connection.retryNow();
     },
     edit(seq, text) {
-      const id = crypto.randomUUID();
-      if (!connection.send({ type: "edit", id, target: seq, text })) {
-        dispatch({ type: "notice", notice: { type: "notConnected" } });
-      }
+      sendNow({ type: "edit", id: crypto.randomUUID(), target: seq, text });
     },
     deleteMessage(seq) {
-      const id = crypto.randomUUID();
-      if (!connection.send({ type: "delete", id, target: seq })) {
-        dispatch({ type: "notice", notice: { type: "notConnected" } });
-      }
+      sendNow({ type: "delete", id: crypto.randomUUID(), target: seq });
     },
     moderate(action, userId) {
       const request: ModerateMessage = { type: "moderate", action };
       if (userId !== undefined) request.user = userId;
       if (action === "mute" || action === "kick") request.minutes = 10;
-      if (!connection.send(request)) {
-        dispatch({ type: "notice", notice: { type: "notConnected" } });
-      }
+      sendNow(request);
     },
     exportRoom(format) {
       void downloadExport(format);
@@ -318,6 +311,16 @@ async function main(): Promise<void> {
       dispatch({ type: "lang", lang });
     },
   });
+
+  /**
+   * Sends a request that is not queued (unlike messages, which wait in the
+   * outbox): offline, the page says so and nothing is sent.
+   */
+  function sendNow(message: ClientMessage): void {
+    if (!connection.send(message)) {
+      dispatch({ type: "notice", notice: { type: "notConnected" } });
+    }
+  }
 
   /**
    * Fetches the transcript with the moderator key in a header (never in a
@@ -331,6 +334,21 @@ async function main(): Promise<void> {
         `/export?room=${encodeURIComponent(state.room)}&format=${format}`,
         { headers: { authorization: `Bearer ${key}` } },
       );
+      if (response.status === 401) {
+        // Revoked by a new moderator link: say so, and stop presenting it.
+        await response.body?.cancel();
+        forgetModeratorKey(local);
+        dispatch({
+          type: "server",
+          message: {
+            type: "error",
+            code: "moderator_key_invalid",
+            message: "The moderator key was refused",
+          },
+          now: Date.now(),
+        });
+        return;
+      }
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
       const url = URL.createObjectURL(await response.blob());
       const link = document.createElement("a");

@@ -1,12 +1,11 @@
 import assert from "node:assert/strict";
 import type {
-  ChatMessage,
   Member,
   ServerMessage,
   WelcomeMessage,
 } from "../protocol/messages.ts";
 import type { OutboxEntry } from "./outbox.ts";
-import { welcomeWith } from "./testing.ts";
+import { messageFrom, welcomeWith } from "./testing.ts";
 import {
   type AppEvent,
   chatMessages,
@@ -21,12 +20,8 @@ import {
 const ANA: Member = { id: "u-ana", name: "Ana" };
 const BEA: Member = { id: "u-bea", name: "Bea" };
 
-function msg(
-  seq: number,
-  from: Member = BEA,
-  clientId = `c${seq}`,
-): ChatMessage {
-  return { seq, time: 1000 + seq, from, clientId, text: `text ${seq}` };
+function msg(seq: number, from: Member = BEA, clientId?: string) {
+  return messageFrom(seq, from, clientId);
 }
 
 function welcome(overrides: Partial<WelcomeMessage> = {}): WelcomeMessage {

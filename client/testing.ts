@@ -1,6 +1,10 @@
 /** Fixtures shared by the client's unit tests (no DOM, no I/O). */
 
-import type { WelcomeMessage } from "../protocol/messages.ts";
+import type {
+  ChatMessage,
+  Member,
+  WelcomeMessage,
+} from "../protocol/messages.ts";
 
 /** A plausible welcome to room "main", with `fields` replacing the defaults. */
 export function welcomeWith(
@@ -21,4 +25,13 @@ export function welcomeWith(
     typingTimeoutMs: 4000,
     ...fields,
   };
+}
+
+/** Message `seq` from `from`, with a text and client id made from its seq. */
+export function messageFrom(
+  seq: number,
+  from: Member,
+  clientId = `c${seq}`,
+): ChatMessage {
+  return { seq, time: 1000 + seq, from, clientId, text: `text ${seq}` };
 }

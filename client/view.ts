@@ -14,6 +14,7 @@ import {
   isPrivateRoomName,
   MAX_NAME_CHARS,
   MAX_TEXT_CHARS,
+  type ModerationAction,
   privateRoomName,
 } from "../protocol/messages.ts";
 import { continuesGroup, dayKey, dayLabel } from "./days.ts";
@@ -72,10 +73,7 @@ export interface ViewHandlers {
   /** Deletes message `seq` (one's own, or anyone's for a moderator). */
   deleteMessage(seq: number): void;
   /** A moderator's action on a member (10 minutes) or on the room. */
-  moderate(
-    action: "mute" | "unmute" | "kick" | "unkick" | "lock" | "unlock" | "clear",
-    userId?: string,
-  ): void;
+  moderate(action: ModerationAction, userId?: string): void;
   /** A moderator downloads the room's transcript. */
   exportRoom(format: "text" | "json"): void;
 }
@@ -120,6 +118,17 @@ const START_ROW: NoticeItem = {
   key: "start",
   order: 0,
   notice: { type: "start" },
+};
+
+/** The notice each moderator action shows in the room. */
+const MODERATED_NOTICES: Record<ModerationAction, MessageKey> = {
+  mute: "mutedNotice",
+  unmute: "unmutedNotice",
+  kick: "kickedNotice",
+  unkick: "unkickedNotice",
+  lock: "lockedNotice",
+  unlock: "unlockedNotice",
+  clear: "clearedNotice",
 };
 
 /** The composer shows the characters left from this many before the limit. */
@@ -831,25 +840,14 @@ export function createView(doc: Document, handlers: ViewHandlers): View {
         text = t(lang, "notConnected");
         className = "system error";
         break;
-      case "moderated": {
-        const vars = {
+      case "moderated":
+        text = t(lang, MODERATED_NOTICES[notice.action], {
           by: notice.by,
           name: notice.name ?? "",
           n: notice.minutes ?? "",
-        };
-        const key: MessageKey = {
-          mute: "mutedNotice",
-          unmute: "unmutedNotice",
-          kick: "kickedNotice",
-          unkick: "unkickedNotice",
-          lock: "lockedNotice",
-          unlock: "unlockedNotice",
-          clear: "clearedNotice",
-        }[notice.action] as MessageKey;
-        text = t(lang, key, vars);
+        });
         className = "system moderation";
         break;
-      }
     }
     node.className = className;
     const span = el("span", "text", text);

@@ -384,6 +384,19 @@ export async function recordCspViolations(page: Page): Promise<void> {
   });
 }
 
+/** The page's tab hidden or shown, as the browser would report it. */
+export function setHidden(page: Page, hidden: boolean): Promise<void> {
+  return page.locator("html").evaluate((root, hide) => {
+    const doc = root.ownerDocument;
+    Object.defineProperty(doc, "visibilityState", {
+      value: hide ? "hidden" : "visible",
+      configurable: true,
+    });
+    Object.defineProperty(doc, "hidden", { value: hide, configurable: true });
+    doc.dispatchEvent(new Event("visibilitychange"));
+  }, hidden);
+}
+
 /** Types into the composer and presses Enter, as a user would. */
 export async function send(page: Page, text: string): Promise<void> {
   const input = page.locator("#composer-input");

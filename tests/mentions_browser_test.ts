@@ -9,23 +9,10 @@ import {
   ENGLISH,
   gotoChat,
   ownName,
-  type Page,
+  setHidden,
   waitForMessage,
 } from "./browser.ts";
 import { startServer, TestClient } from "./helpers.ts";
-
-/** The page's tab hidden or shown, as the browser would report it. */
-function setHidden(page: Page, hidden: boolean): Promise<void> {
-  return page.locator("html").evaluate((root, hide) => {
-    const doc = root.ownerDocument;
-    Object.defineProperty(doc, "visibilityState", {
-      value: hide ? "hidden" : "visible",
-      configurable: true,
-    });
-    Object.defineProperty(doc, "hidden", { value: hide, configurable: true });
-    doc.dispatchEvent(new Event("visibilitychange"));
-  }, hidden);
-}
 
 browserTest(
   "typing @ suggests members; the mention is marked for everyone and the message stands out for the one named",

@@ -344,10 +344,7 @@ Deno.test("moderation requests are validated like every other message", async ()
 Deno.test("a moderator exports a room as text and JSON: every kept message in order, changes applied", async () => {
   const s = server();
   try {
-    const { client: ana, welcome } = await TestClient.join(s.wsUrl);
-    const { client: mod } = await TestClient.join(s.wsUrl, {
-      moderatorKey: KEY,
-    });
+    const { mod, member: ana, welcome } = await modAndMember(s);
     const texts = ["first", "line one\nline two", "typo", "rude", "last"];
     const seqs = [];
     for (const [i, text] of texts.entries()) {
@@ -417,10 +414,7 @@ Deno.test("a moderator exports a room as text and JSON: every kept message in or
 Deno.test("a moderator clears the history: members are told, resume into a new, empty epoch; newcomers see nothing old", async () => {
   const s = server();
   try {
-    const { client: ana, welcome } = await TestClient.join(s.wsUrl);
-    const { client: mod } = await TestClient.join(s.wsUrl, {
-      moderatorKey: KEY,
-    });
+    const { mod, member: ana, welcome } = await modAndMember(s);
     const seq = await say(ana, "m1", "something everyone should forget");
     mod.send({ type: "moderate", action: "clear" });
     const notice = await ana.next("moderated");

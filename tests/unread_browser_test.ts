@@ -5,21 +5,8 @@
  */
 
 import assert from "node:assert/strict";
-import { browserTest, ENGLISH, type Page, waitForMessage } from "./browser.ts";
+import { browserTest, ENGLISH, setHidden, waitForMessage } from "./browser.ts";
 import { startServer, TestClient } from "./helpers.ts";
-
-/** The page's tab hidden or shown, as the browser would report it. */
-function setHidden(page: Page, hidden: boolean): Promise<void> {
-  return page.locator("html").evaluate((root, hide) => {
-    const doc = root.ownerDocument;
-    Object.defineProperty(doc, "visibilityState", {
-      value: hide ? "hidden" : "visible",
-      configurable: true,
-    });
-    Object.defineProperty(doc, "hidden", { value: hide, configurable: true });
-    doc.dispatchEvent(new Event("visibilitychange"));
-  }, hidden);
-}
 
 browserTest(
   "scrolled up, new messages show as a button with a count; a hidden tab gets a New line and a count in its title",

@@ -85,6 +85,24 @@ export function peersOf(session: Session): Peer[] {
   return peers;
 }
 
+/**
+ * Sends `frame` to every connection of this person here, welcomed or not
+ * (an ack, not a room event); returns how many. Allocates nothing: it runs
+ * for every message.
+ */
+export function sendToPerson(session: Session, frame: string): number {
+  let sent = 0;
+  if (session.peer) {
+    session.peer.send(frame);
+    sent++;
+  }
+  for (const companion of session.companions.keys()) {
+    companion.send(frame);
+    sent++;
+  }
+  return sent;
+}
+
 /** Whether `peer` is one of this person's connections here. */
 export function holds(session: Session, peer: Peer): boolean {
   return session.peer === peer || session.companions.has(peer);

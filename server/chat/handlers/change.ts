@@ -5,6 +5,7 @@
 
 import {
   type DeleteMessage,
+  EDIT_WINDOW_MS,
   type EditMessage,
   ProtocolError,
 } from "../../../protocol/messages.ts";
@@ -12,7 +13,7 @@ import { type MessageDraft } from "../../store/store.ts";
 import { memberOf } from "../room.ts";
 import { changeRefusal } from "../moderation.ts";
 import {
-  ackFrame,
+  ackedAgain,
   appendAndAck,
   type ChatContext,
   type Connection,
@@ -35,13 +36,8 @@ export async function handleChange(
   if (request.type === "edit") notMuted(ctx, session, room);
   room.hold();
   try {
-    // A resend of a change already stored is acked again, even if the
-    // edit window has passed meanwhile.
-    const stored = await room.log.find(session.userId, request.id);
-    if (stored) {
-      connection.peer.send(ackFrame(stored));
-      return;
-    }
+    // Even if the edit window has passed meanwhile.
+    if (await ackedAgain(connection, session, room, request.id)) return;
     const bucket = ctx.limitsOf(session).send;
     spend(ctx, bucket, "messages");
     const page = await room.log.readBefore(request.target + 1, 1);
@@ -61,7 +57,9 @@ export async function handleChange(
         refusal === "not_found"
           ? `There is no message ${request.target} to change`
           : refusal === "edit_window_passed"
-          ? "Messages can be edited for 15 minutes after sending"
+          ? `Messages can be edited for ${
+            EDIT_WINDOW_MS / 60_000
+          } minutes after sending`
           : "Only the author (or a moderator, to delete) may change this message",
       );
     }

@@ -21,7 +21,7 @@ import {
 } from "../../store/store.ts";
 import type { Peer } from "../peer.ts";
 import type { TokenBucket } from "../rate_limit.ts";
-import { holds, peersOf, type Room, type Session } from "../room.ts";
+import { holds, type Room, sendToPerson, type Session } from "../room.ts";
 
 /** A socket as the hub tracks it, from its opening to its end. */
 export interface Connection {
@@ -117,6 +117,22 @@ export function joined(
   return { session, room };
 }
 
+/**
+ * A resend of something this person already stored (a send, edit or
+ * delete with the same id) is acked again on this connection, whatever
+ * has changed since (limits, windows); true when it was.
+ */
+export async function ackedAgain(
+  connection: Connection,
+  session: Session,
+  room: Room,
+  id: string,
+): Promise<boolean> {
+  const stored = await room.log.find(session.userId, id);
+  if (stored) connection.peer.send(ackFrame(stored));
+  return stored !== undefined;
+}
+
 /** Refuses with the time left while a moderator has this user muted. */
 export function notMuted(ctx: ChatContext, session: Session, room: Room): void {
   const mutedMs = room.moderation.mutedFor(session.userId, ctx.now());
@@ -144,7 +160,6 @@ export function appendAndAck(
   draft: MessageDraft,
   origin: Peer,
 ): void {
-  const send = { id: draft.clientId };
   room.hold();
   const metrics = ctx.metrics;
   const receivedAt = performance.now();
@@ -160,12 +175,7 @@ export function appendAndAck(
         // sockets (every tab: the one that sent it settles its outbox, the
         // others ignore an id they do not hold). Nothing here may throw out
         // of the handler (an unhandled rejection would end the process).
-        const peers = session.peer && session.companions.size === 0
-          ? [session.peer]
-          : peersOf(session);
-        if (peers.length > 0) {
-          const frame = ackFrame(message);
-          for (const peer of peers) peer.send(frame);
+        if (sendToPerson(session, ackFrame(message)) > 0) {
           metrics.acks++;
           metrics.ackLatency.observe(performance.now() - receivedAt);
         }
@@ -193,7 +203,7 @@ export function appendAndAck(
               STORE_RETRY_MS,
             )
             : new ProtocolError("server_error", "The message was not stored"),
-          send.id,
+          draft.clientId,
         );
       }
     },

@@ -6,7 +6,7 @@
 import { type SendMessage } from "../../../protocol/messages.ts";
 import { memberOf } from "../room.ts";
 import {
-  ackFrame,
+  ackedAgain,
   appendAndAck,
   type ChatContext,
   type Connection,
@@ -47,10 +47,6 @@ async function sendOverLimit(
   send: SendMessage,
 ): Promise<void> {
   const { session, room } = joined(connection);
-  const stored = await room.log.find(session.userId, send.id);
-  if (stored) {
-    connection.peer.send(ackFrame(stored));
-    return;
-  }
+  if (await ackedAgain(connection, session, room, send.id)) return;
   spend(ctx, ctx.limitsOf(session).send, "messages");
 }
