@@ -41,7 +41,7 @@ import { handleModerate } from "./handlers/moderate.ts";
 import { handleRename } from "./handlers/rename.ts";
 import { handleTyping } from "./handlers/typing.ts";
 import { handleMembers, handleOlder } from "./handlers/pages.ts";
-import { isLoopback, RoomModeration } from "./moderation.ts";
+import { RoomModeration } from "./moderation.ts";
 import type { ModeratorKeys } from "../moderator_key.ts";
 import { transcriptEntries, type TranscriptEntry } from "./transcript.ts";
 import { pickTemporaryName } from "./temp_names.ts";
@@ -898,10 +898,10 @@ export class Hub {
   ): boolean {
     if (connection.moderator) return true;
     const now = this.#now();
-    const address = connection.peer.address;
+    // Loopback addresses are never among those kept out (see `isLoopback`).
     const keptOutMs = room.moderation.kickedFor(
       previous?.userId,
-      address === undefined || isLoopback(address) ? undefined : address,
+      connection.peer.address,
       now,
     );
     const refusal = keptOutMs > 0
